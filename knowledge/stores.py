@@ -79,13 +79,25 @@ class ItemStore:
         return self.collection.count()
 
     def search(
-        self, text: str | None = None, k: int = 50, where: dict[str, Any] | None = None, vector: Any = None
+        self,
+        text: str | None = None,
+        k: int = 50,
+        where: dict[str, Any] | None = None,
+        vector: Any = None,
+        ids: list[str] | None = None,
     ) -> list[tuple[str, float]]:
-        """Top ``k`` items by cosine similarity to ``text`` (or a query ``vector``), as (id, similarity)."""
+        """Top ``k`` items by cosine similarity to ``text`` (or a query ``vector``), as (id, similarity).
+
+        ``where`` filters on metadata (year, ``g_<genre>`` flags); ``ids`` restricts the search to those items.
+        """
         if vector is None:
             vector = self.embedder([text or ""])[0]
-        k = max(1, min(k, self.count()))
-        result = self.collection.query(query_embeddings=[vector], n_results=k, where=where, include=["distances"])
+        if ids is not None and not ids:
+            return []
+        k = max(1, min(k, len(ids) if ids else self.count()))
+        result = self.collection.query(
+            query_embeddings=[vector], n_results=k, where=where, ids=ids, include=["distances"]
+        )
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 
 

@@ -128,3 +128,30 @@ def test_embedding_cache_embeds_only_new_documents(tmp_path: Path):
     assert (second[0] == first[1]).all()
     cache.path.write_bytes(b"damaged")
     assert EmbeddingCache(tmp_path, Counting()).embed(["a dog"]).shape == (1, 256)
+
+
+def test_item_filter_where_clause_agrees_with_exact_check(tiny_knowledge):
+    from crs_agent.knowledge import ItemFilter
+
+    k = tiny_knowledge
+    cases = [
+        ItemFilter(exclude_genres=["horror"], year_min=2000),
+        ItemFilter(genres=["sci-fi", "action"]),
+        ItemFilter(year_max=1999),
+    ]
+    for flt in cases:
+        hits = {i for i, _ in k.items.search("film", k=8, where=flt.where(k.manifest["genres"]))}
+        exact = {item.id for item in k.catalog if flt.accepts(item)}
+        assert hits == exact, flt
+    people = ItemFilter(people=["christopher nolan"], exclude_people=["Christian Bale"], exclude_ids=["2"])
+    assert {item.id for item in k.catalog if people.accepts(item)} == {"1"}
+    with pytest.raises(ValueError, match="unknown genre"):
+        ItemFilter(genres=["western"]).where(k.manifest["genres"])
+    with pytest.raises(ValueError, match="after"):
+        ItemFilter(year_min=2010, year_max=2000)
+
+
+def test_search_can_be_restricted_to_ids(tiny_knowledge):
+    hits = tiny_knowledge.items.search("space", k=5, ids=["3", "5"])
+    assert {i for i, _ in hits} == {"3", "5"}
+    assert tiny_knowledge.items.search("space", ids=[]) == []

@@ -1,1 +1,26 @@
-"""The agent's tools (retrieval, KG lookup, ranking, explanation, memory) as langchain-core tools."""
+"""The agent's tools (retrieval, KG lookup, expansion, ranking, explanation, memory) as langchain-core tools.
+
+``make_tools(knowledge)`` returns them ready for an LLM; :class:`Toolkit` exposes the same operations
+to Python callers (the agent's deterministic policy, the evaluations).
+"""
+
+from crs_agent.tools.explain import check_rephrasing, grounded_entities
+from crs_agent.tools.models import Candidate, Explanation, Fact, KgResult, MemoryHit, Profile, Reason
+from crs_agent.tools.scoring import FEATURES, RankWeights
+from crs_agent.tools.toolkit import Toolkit, make_tools
+
+__all__ = [
+    "FEATURES",
+    "Candidate",
+    "Explanation",
+    "Fact",
+    "KgResult",
+    "MemoryHit",
+    "Profile",
+    "RankWeights",
+    "Reason",
+    "Toolkit",
+    "check_rephrasing",
+    "grounded_entities",
+    "make_tools",
+]

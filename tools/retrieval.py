@@ -1,0 +1,103 @@
+"""Candidate generation: semantic + lexical retrieval under hard filters, and expansion from liked items.
+
+Hard constraints filter (an item that fails :meth:`ItemFilter.accepts` is never returned); soft wishes
+only rank. Retrieval post-filters an over-fetched unfiltered Chroma query (fast, since most filters drop
+few items) and falls back to a Chroma ``where`` query when too few survive.
+"""
+
+from __future__ import annotations
+
+from rapidfuzz import fuzz, process
+
+from crs_agent.knowledge import ItemFilter, Knowledge, item_node, normalize_title
+from crs_agent.tools.models import Candidate
+from crs_agent.tools.scoring import RELATION_WEIGHTS
+
+__all__ = ["Retriever"]
+
+_BROAD = {"has_genre", "released_in"}  # shared by thousands of items: no evidence of similarity on its own
+
+
+class Retriever:
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.k = knowledge
+        self._titles = list(knowledge.catalog.title_keys())
+
+    def lexical(self, query: str, flt: ItemFilter, limit: int = 3) -> list[Candidate]:
+        """Items whose title matches the query exactly or nearly, so a named item is always found."""
+        key = normalize_title(query)
+        if len(key) < 2:
+            return []
+        exact = [(key, 100.0)]
+        near = process.extract(key, self._titles, scorer=fuzz.ratio, limit=limit, score_cutoff=88)
+        found: dict[str, Candidate] = {}
+        for title, score, *_ in [*exact, *near]:
+            for item in self.k.catalog.by_title(title):
+                if item.id not in found and flt.accepts(item):
+                    found[item.id] = Candidate.of(item, score / 100, "retrieve_candidates:title", lexical=score / 100)
+        return list(found.values())[:limit]
+
+    def semantic(self, query: str, flt: ItemFilter, k: int) -> list[Candidate]:
+        vector = self.k.embedder([query])[0]
+        allowed = self._people_ids(flt)
+        if allowed is not None:
+            hits = self.k.items.search(vector=vector, k=k + len(flt.exclude_ids), ids=allowed)
+        else:
+            hits = self.k.items.search(vector=vector, k=3 * k + len(flt.exclude_ids))
+            if sum(flt.accepts(self.k.catalog[i]) for i, _ in hits) < k:
+                where = flt.where(self.k.manifest["genres"])
+                hits = self.k.items.search(vector=vector, k=k + len(flt.exclude_ids), where=where)
+        out = []
+        for item_id, sim in hits:
+            item = self.k.catalog[item_id]
+            if flt.accepts(item):
+                out.append(Candidate.of(item, sim, "retrieve_candidates:semantic", semantic=round(sim, 4)))
+        return out[:k]
+
+    def _people_ids(self, flt: ItemFilter) -> list[str] | None:
+        """Items crediting every required person (via the KG), or None when no person is required."""
+        if not flt.people:
+            return None
+        allowed: set[str] | None = None
+        for name in flt.people:
+            node = f"person:{name}"
+            if node not in self.k.kg:
+                matches = self.k.kg.resolve(name, kind="person", limit=1)
+                node = matches[0][0] if matches else node
+            ids = {n.removeprefix("item:") for n in self.k.kg.items_with(node)}
+            allowed = ids if allowed is None else allowed & ids
+        return sorted(allowed or [])
+
+    def retrieve(self, query: str, flt: ItemFilter, k: int) -> list[Candidate]:
+        lexical = self.lexical(query, flt)
+        seen = {c.item_id for c in lexical}
+        return lexical + [c for c in self.semantic(query, flt, k) if c.item_id not in seen][: k - len(lexical)]
+
+    def expand(self, liked_ids: list[str], flt: ItemFilter, k: int) -> list[Candidate]:
+        """Neighbours of the liked items: MovieLens item-item, dialogue co-mentions and the KG."""
+        totals: dict[str, dict[str, float]] = {}
+
+        def add(item_id: str, signal: str, value: float) -> None:
+            comps = totals.setdefault(item_id, {})
+            comps[signal] = comps.get(signal, 0.0) + value
+
+        for liked in liked_ids:
+            for other, sim in self.k.collab.neighbours(liked, "ratings").items():
+                add(other, "collab_ratings", sim)
+            for other, sim in self.k.collab.neighbours(liked, "sessions").items():
+                add(other, "collab_sessions", sim)
+            for other, shared in self.k.kg.items_sharing(item_node(liked)).items():
+                weight = sum(RELATION_WEIGHTS.get(rel, 0.5) for rel, _ in shared if rel not in _BROAD)
+                if weight:
+                    add(other.removeprefix("item:"), "kg", weight)
+        out = []
+        for item_id, comps in totals.items():
+            item = self.k.catalog.get(item_id)
+            if item is None or not flt.accepts(item):
+                continue
+            score = comps.get("collab_ratings", 0.0) + comps.get("collab_sessions", 0.0) + 0.3 * comps.get("kg", 0.0)
+            source = max(comps, key=comps.get)
+            out.append(
+                Candidate.of(item, score, f"expand_from_liked:{source}", **{s: round(v, 4) for s, v in comps.items()})
+            )
+        return sorted(out, key=lambda c: -c.score)[:k]

@@ -48,6 +48,22 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0 if status == "ok" else 1
 
 
+def _chat_settings(args: argparse.Namespace):
+    settings = _settings(args)
+    updates = {k: v for k, v in (("llm_backend", args.backend), ("llm_model", args.model)) if v}
+    return settings.model_copy(update=updates) if updates else settings
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from crs_agent.agent.api import Recommender
+    from crs_agent.agent.chat import run_terminal_chat
+
+    settings = _chat_settings(args)
+    print(f"Loading crs-agent ({settings.llm_backend} backend)...", file=sys.stderr)
+    recommender = Recommender.from_settings(settings, top_k=args.items)
+    return run_terminal_chat(recommender, user_id=args.user, thread_id=args.thread)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crs-agent", description="An offline-first conversational recommender.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", parents=[common], help="Say whether the index is built and current.")
     status.set_defaults(run=_cmd_status)
+
+    chat = sub.add_parser("chat", parents=[common], help="Chat in the terminal (/why, /profile, /reset, /quit).")
+    chat.add_argument("--backend", choices=["llama_cpp", "openai", "transformers", "rules"], help="LLM backend.")
+    chat.add_argument("--model", help="GGUF path, server model name or transformers model directory.")
+    chat.add_argument("--user", default="terminal", help="User id (memory and conversations are per user).")
+    chat.add_argument("--thread", default="terminal", help="Conversation id: the same id resumes it.")
+    chat.add_argument("--items", type=int, default=3, help="How many items per answer.")
+    chat.set_defaults(run=_cmd_chat)
     return parser
 
 

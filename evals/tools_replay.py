@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from crs_agent.knowledge import ItemFilter, Knowledge, Settings, ensure_index
+from crs_agent.knowledge import Knowledge, Settings, ensure_index
 from crs_agent.tools import FEATURES, Profile, RankWeights, Toolkit
 from crs_agent.tools.linker import Linker
 
@@ -168,9 +168,8 @@ def print_table(results: dict[str, SystemResult], n_samples: int, path: str) -> 
     for name, res in results.items():
         ms = sorted(t * 1000 for t in res.latencies)
         p50, p95 = statistics.median(ms), ms[int(0.95 * (len(ms) - 1))]
-        print(
-            f"{name:<32} {res.recall(1):6.3f} {res.recall(10):6.3f} {res.recall(50):6.3f}  {p50:7.1f} {p95:7.1f}  measured here"
-        )
+        recalls = " ".join(f"{res.recall(k):6.3f}" for k in CUTOFFS)
+        print(f"{name:<32} {recalls}  {p50:7.1f} {p95:7.1f}  measured here")
     for name, r1, r10, r50 in PUBLISHED:
         print(f"{name:<32} {r1:6.3f} {r10:6.3f} {'-' if r50 is None else r50:>6}  {'':>7} {'':>7}  published (iEvaLM)")
 

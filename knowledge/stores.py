@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -109,6 +109,7 @@ class MemoryRecord:
     kind: str
     created: float
     score: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -167,6 +168,7 @@ class MemoryStore:
 
 
 def _record(record_id: str, doc: str, meta: dict[str, Any], score: float = 0.0) -> MemoryRecord:
+    extra = {k: v for k, v in meta.items() if k not in ("user_id", "kind", "created")}
     return MemoryRecord(
-        record_id, str(meta["user_id"]), doc, str(meta.get("kind", "fact")), float(meta["created"]), score
+        record_id, str(meta["user_id"]), doc, str(meta.get("kind", "fact")), float(meta["created"]), score, extra
     )

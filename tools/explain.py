@@ -86,7 +86,7 @@ class Explainer:
 
     def _collab(self, item: Item, profile: Profile) -> list[Reason]:
         best = max(
-            ((self.k.collab.similarity(l, item.id), l) for l in profile.liked_ids if l in self.k.catalog),
+            ((self.k.collab.similarity(i, item.id), i) for i in profile.liked_ids if i in self.k.catalog),
             default=(0.0, ""),
         )
         if best[0] <= 0.05:

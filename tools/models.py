@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from crs_agent.knowledge import Item, ItemFilter
 
@@ -23,6 +23,13 @@ class Profile(BaseModel):
     year_min: int | None = Field(default=None, ge=1800, le=2100)
     year_max: int | None = Field(default=None, ge=1800, le=2100)
     wishes: list[str] = Field(default_factory=list, max_length=10, description="Free-text wishes, most recent last.")
+
+    @model_validator(mode="after")
+    def _consistent_years(self) -> Profile:
+        """Contradictory year bounds ("recent" and "classic") constrain nothing rather than everything."""
+        if self.year_min is not None and self.year_max is not None and self.year_min > self.year_max:
+            self.year_min = self.year_max = None
+        return self
 
     def hard_filter(self) -> ItemFilter:
         """The constraints that must hold: excluded attributes, year range, nothing seen, liked or rejected."""

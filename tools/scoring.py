@@ -94,44 +94,50 @@ class Scorer:
             return np.zeros(len(rows)) if query is None else np.clip(vectors @ query, 0.0, 1.0)
 
         semantic, content, disliked = sims(wish_vec), sims(liked_vec), sims(disliked_vec)
+        ratings, sessions = self._collab(profile.liked_ids, "ratings"), self._collab(profile.liked_ids, "sessions")
+        entity_weight, linked = self._liked_entities(profile.liked_ids)
+        wanted = {w.lower() for w in [*profile.genres, *profile.people]}
         out = []
         for n, item_id in enumerate(candidate_ids):
+            item = self.k.catalog[item_id]
+            near = self.k.kg.neighbours(item_node(item_id))
+            kg = sum(entity_weight.get(e, 0.0) for e in near) + linked.get(item_id, 0.0)
+            have = {g.lower() for g in item.genres} | {name.lower() for name in item.names()}
             out.append(
                 {
                     "semantic": float(semantic[n]),
                     "content": float(content[n]),
-                    "collab_ratings": self._collab(item_id, profile.liked_ids, "ratings"),
-                    "collab_sessions": self._collab(item_id, profile.liked_ids, "sessions"),
-                    "kg_liked": self._kg_liked(item_id, profile.liked_ids),
-                    "kg_attributes": self._kg_attributes(item_id, profile),
-                    "popularity": self.k.catalog[item_id].popularity,
+                    "collab_ratings": _saturate(ratings.get(item_id, 0.0)),
+                    "collab_sessions": _saturate(sessions.get(item_id, 0.0)),
+                    "kg_liked": math.log1p(kg),
+                    "kg_attributes": len(wanted & have) / len(wanted) if wanted else 0.0,
+                    "popularity": item.popularity,
                     "disliked": float(disliked[n]),
                 }
             )
         return out
 
-    def _collab(self, item_id: str, liked: list[str], source: str) -> float:
-        total = sum(max(self.k.collab.similarity(other, item_id, source), 0.0) for other in liked)
-        return math.log1p(total * 4.0) / math.log1p(4.0)  # saturating: several liked neighbours > one
+    def _collab(self, liked: list[str], source: str) -> dict[str, float]:
+        """Summed positive similarity of every item to the liked ones (one sparse row per liked item)."""
+        totals: dict[str, float] = {}
+        for other in liked:
+            for item_id, sim in self.k.collab.neighbours(other, source).items():
+                if sim > 0:
+                    totals[item_id] = totals.get(item_id, 0.0) + sim
+        return totals
 
-    def _kg_liked(self, item_id: str, liked: list[str]) -> float:
-        near = self.k.kg.neighbours(item_node(item_id))
-        total = 0.0
+    def _liked_entities(self, liked: list[str]) -> tuple[dict[str, float], dict[str, float]]:
+        """Weight of each KG entity shared with liked items, and direct item-item links (sequel_of...)."""
+        weights: dict[str, float] = {}
+        linked: dict[str, float] = {}
         for other in liked:
             for entity, relations in self.k.kg.neighbours(item_node(other)).items():
-                if entity in near:
-                    total += max(RELATION_WEIGHTS.get(rel, 0.5) for rel, _ in relations)
-                elif entity == item_node(item_id):
-                    total += 1.0  # a direct item-item relation (sequel_of...)
-        return math.log1p(total)
-
-    def _kg_attributes(self, item_id: str, profile: Profile) -> float:
-        wanted = [*profile.genres, *profile.people]
-        if not wanted:
-            return 0.0
-        item = self.k.catalog[item_id]
-        have = {g.lower() for g in item.genres} | {n.lower() for n in item.names()}
-        return sum(w.lower() in have for w in wanted) / len(wanted)
+                if entity.startswith("item:"):
+                    linked[entity[5:]] = linked.get(entity[5:], 0.0) + 1.0
+                else:
+                    weight = max(RELATION_WEIGHTS.get(rel, 0.5) for rel, _ in relations)
+                    weights[entity] = weights.get(entity, 0.0) + weight
+        return weights, linked
 
     def score(self, candidate_ids: list[str], profile: Profile) -> list[tuple[str, float, float, dict[str, float]]]:
         """(item id, raw score, calibrated score, features) for each candidate, best first."""
@@ -140,6 +146,11 @@ class Scorer:
             raw = self.weights.raw(feats)
             scored.append((item_id, raw, self.weights.calibrate(raw), feats))
         return sorted(scored, key=lambda s: -s[1])
+
+
+def _saturate(total: float) -> float:
+    """Several similar liked items count more than one, with diminishing returns."""
+    return math.log1p(total * 4.0) / math.log1p(4.0)
 
 
 def mmr(ids: list[str], relevance: list[float], vectors: np.ndarray, lam: float, k: int) -> list[str]:

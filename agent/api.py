@@ -1,0 +1,206 @@
+"""The public Python API: ``Recommender`` over the compiled graph, with typed replies and streaming.
+
+Conversations persist in a LangGraph checkpointer (SQLite in the data directory by default), one
+thread per conversation. Thread ids are namespaced by user, so user B naming user A's thread id opens
+B's own thread, never A's.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+from pydantic import BaseModel, Field
+
+from crs_agent.agent.graph import build_graph
+from crs_agent.agent.llm import make_chat_model
+from crs_agent.agent.respond import ReplyItem
+from crs_agent.agent.state import Deps, Path, Verdict
+from crs_agent.knowledge import Knowledge, Settings, ensure_index
+from crs_agent.tools import Profile, Toolkit
+from crs_agent.tools.linker import Linker
+
+__all__ = ["Recommender", "Reply", "StreamEvent", "Trace"]
+
+
+class Trace(BaseModel):
+    """The agent's work for one turn: every explored path, the reflection verdicts, the final decision."""
+
+    paths: list[Path] = Field(default_factory=list)
+    verdicts: list[Verdict] = Field(default_factory=list)
+    intent: str = ""
+    steps: int = 0
+
+
+class Reply(BaseModel):
+    text: str
+    items: list[ReplyItem] = Field(default_factory=list)
+    question: bool = False
+    notices: list[str] = Field(default_factory=list)
+    trace: Trace = Field(default_factory=Trace)
+    user_id: str
+    thread_id: str
+    latency_ms: float = 0.0
+
+
+class StreamEvent(BaseModel):
+    kind: Literal["token", "trace", "reply"]
+    text: str = ""
+    node: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+    reply: Reply | None = None
+
+
+class Recommender:
+    """A conversational recommender: ``chat`` / ``stream`` a message for a user and a thread."""
+
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        llm: BaseChatModel | None = None,
+        *,
+        checkpointer: BaseCheckpointSaver | None = None,
+        top_k: int = 3,
+        **options: Any,
+    ) -> None:
+        self.knowledge = knowledge
+        self.llm = llm
+        self.toolkit = Toolkit(knowledge)
+        self.linker = Linker(knowledge.catalog, knowledge.kg)
+        self.top_k = top_k
+        self.options = options  # use_kg, use_reflection, multi_path, use_memory, step_budget, llm_critique
+        self.checkpointer = checkpointer or InMemorySaver()
+        self.graph: CompiledStateGraph = build_graph(self.toolkit.tools()).compile(checkpointer=self.checkpointer)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Recommender:
+        """Load (building if needed) the index, the configured LLM and the SQLite conversation store."""
+        settings = settings or Settings()
+        knowledge = ensure_index(settings)
+        connection = sqlite3.connect(settings.data_dir / "conversations.sqlite", check_same_thread=False)
+        return cls(knowledge, make_chat_model(settings), checkpointer=SqliteSaver(connection), **overrides)
+
+    # -- internals ------------------------------------------------------------------------------
+    def _deps(self, user_id: str) -> Deps:
+        if not user_id or not user_id.strip():
+            raise ValueError("user_id must be a non-empty string")
+        return Deps(self.toolkit, self.linker, user_id, self.llm, top_k=self.top_k, **self.options)
+
+    @staticmethod
+    def _config(user_id: str, thread_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": f"{user_id}::{thread_id}"}, "recursion_limit": 40}
+
+    def _reply(self, state: dict[str, Any], user_id: str, thread_id: str, started: float) -> Reply:
+        reply = state.get("reply", {})
+        trace = Trace(
+            paths=[Path.model_validate(p) for p in state.get("paths", [])],
+            verdicts=[Verdict.model_validate(v) for v in state.get("verdicts", [])],
+            intent=state.get("intent", ""),
+            steps=state.get("steps", 0),
+        )
+        return Reply(
+            text=reply.get("text", ""),
+            items=[ReplyItem.model_validate(i) for i in reply.get("items", [])],
+            question=reply.get("question", False),
+            notices=reply.get("notices", []),
+            trace=trace,
+            user_id=user_id,
+            thread_id=thread_id,
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+
+    # -- public ---------------------------------------------------------------------------------
+    def chat(self, message: str, user_id: str = "default", thread_id: str = "default") -> Reply:
+        started = time.perf_counter()
+        state = self.graph.invoke(
+            {"message": message}, self._config(user_id, thread_id), context=self._deps(user_id), durability="sync"
+        )
+        return self._reply(state, user_id, thread_id, started)
+
+    def stream(self, message: str, user_id: str = "default", thread_id: str = "default") -> Iterator[StreamEvent]:
+        """Tokens of the answer as they are produced, a trace event per node, then the typed reply."""
+        started = time.perf_counter()
+        config = self._config(user_id, thread_id)
+        for mode, chunk in self.graph.stream(
+            {"message": message},
+            config,
+            context=self._deps(user_id),
+            stream_mode=["custom", "updates"],
+            durability="sync",
+        ):
+            if mode == "custom" and "token" in chunk:
+                yield StreamEvent(kind="token", text=chunk["token"])
+            elif mode == "updates":
+                for node, update in chunk.items():
+                    yield StreamEvent(kind="trace", node=node, data=_trace_data(update))
+        state = self.graph.get_state(config).values
+        yield StreamEvent(kind="reply", reply=self._reply(state, user_id, thread_id, started))
+
+    async def achat(self, message: str, user_id: str = "default", thread_id: str = "default") -> Reply:
+        import asyncio
+
+        return await asyncio.to_thread(self.chat, message, user_id, thread_id)
+
+    async def astream(
+        self, message: str, user_id: str = "default", thread_id: str = "default"
+    ) -> AsyncIterator[StreamEvent]:
+        import asyncio
+
+        iterator = self.stream(message, user_id, thread_id)
+        sentinel = object()
+        while (event := await asyncio.to_thread(next, iterator, sentinel)) is not sentinel:
+            yield event  # type: ignore[misc]
+
+    def feedback(self, user_id: str, item_id: str, liked: bool, thread_id: str | None = None) -> None:
+        """Thumbs up/down: remembered for the user, and applied to the thread's profile when given."""
+        item = self.knowledge.catalog.get(item_id)
+        if item is None:
+            raise ValueError(f"unknown item id {item_id!r}")
+        verb = "liked" if liked else "disliked"
+        self.knowledge.memory.remember(
+            user_id, f"{verb} {item.label}", kind="feedback", item_id=item_id, polarity=1 if liked else -1
+        )
+        if thread_id is not None:
+            profile = self.profile(user_id, thread_id)
+            keep, drop = (
+                (profile.liked_ids, profile.disliked_ids) if liked else (profile.disliked_ids, profile.liked_ids)
+            )
+            if item_id in drop:
+                drop.remove(item_id)
+            if item_id not in keep:
+                keep.append(item_id)
+            self.graph.update_state(
+                self._config(user_id, thread_id), {"profile": profile.model_dump()}, as_node="understand"
+            )
+
+    def profile(self, user_id: str, thread_id: str = "default") -> Profile:
+        values = self.graph.get_state(self._config(user_id, thread_id)).values
+        return Profile.model_validate(values.get("profile", {}))
+
+    def history(self, user_id: str, thread_id: str = "default") -> list[tuple[str, str]]:
+        values = self.graph.get_state(self._config(user_id, thread_id)).values
+        return [(m.type, str(m.content)) for m in values.get("messages", []) if m.type in ("human", "ai") and m.content]
+
+    def threads(self, user_id: str) -> list[str]:
+        """This user's conversations (only theirs), most recent first."""
+        prefix = f"{user_id}::"
+        seen: dict[str, None] = {}
+        for checkpoint in self.checkpointer.list(None):
+            thread = checkpoint.config["configurable"]["thread_id"]
+            if thread.startswith(prefix):
+                seen.setdefault(thread[len(prefix) :], None)
+        return list(seen)
+
+
+def _trace_data(update: Any) -> dict[str, Any]:
+    if not isinstance(update, dict):
+        return {}
+    keep = ("intent", "paths", "verdicts", "decision", "ranked", "steps")
+    return {k: v for k, v in update.items() if k in keep}

@@ -1,0 +1,230 @@
+"""plan: RecMind-style self-inspiring planning over explored paths, with a deterministic policy beneath.
+
+Every path the planner opened this turn stays in the state (done or abandoned) and is shown to it as a
+one-line summary. At each step it extends the current path, opens an alternative, asks, or answers.
+The LLM only chooses among the options that are valid now; the tool arguments are always built from
+the profile in the state, so neither a weak model nor text in the conversation can steer them (the
+user id, the hard filters, the excluded items).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage, SystemMessage, ToolMessage
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field
+
+from crs_agent.agent.llm import structured
+from crs_agent.agent.state import Deps, Path, PathStep, State
+from crs_agent.tools import Candidate, Explanation, KgResult, Profile
+
+__all__ = ["Decision", "PlanChoice", "available_strategies", "observe", "plan", "policy", "tool_call_for"]
+
+SEARCH_STRATEGIES = ("describe", "expand", "people", "popular")
+BUS_TARGET = 20  # enough candidates to rank and diversify
+PENDING = "(pending)"
+
+
+class PlanChoice(BaseModel):
+    """What the LLM may choose (grammar-constrained)."""
+
+    action: Literal["open", "rank", "ask", "answer"]
+    strategy: Literal["describe", "expand", "people", "popular", "none"] = "none"
+    rationale: str = Field(default="", max_length=80)
+
+
+class Decision(BaseModel):
+    action: Literal["open", "rank", "ask", "answer"]
+    strategy: str = ""
+    rationale: str = ""
+    source: Literal["policy", "llm"] = "policy"
+
+
+def available_strategies(profile: Profile, paths: list[Path], deps: Deps) -> list[str]:
+    tried = {p.strategy for p in paths}
+    options = []
+    if profile.wish_text() and "describe" not in tried:
+        options.append("describe")
+    if profile.liked_ids and "expand" not in tried:
+        options.append("expand")
+    if profile.people and deps.use_kg and "people" not in tried:
+        options.append("people")
+    if "popular" not in tried:
+        options.append("popular")
+    if not deps.multi_path and any(p.strategy in SEARCH_STRATEGIES for p in paths):
+        return []
+    return options
+
+
+def _thin(profile: Profile) -> bool:
+    return not (profile.liked_ids or profile.genres or profile.people or profile.wishes or profile.exclude_genres)
+
+
+def policy(state: State, deps: Deps, paths: list[Path]) -> Decision:
+    profile = Profile.model_validate(state.get("profile", {}))
+    bus = state.get("bus", {})
+    options = available_strategies(profile, paths, deps)
+    verdicts = state.get("verdicts", [])
+    failed = verdicts and not verdicts[-1]["passed"]
+    if state.get("steps", 0) >= deps.step_budget:
+        return Decision(action="answer", rationale="step budget reached")
+    if _thin(profile) or (state.get("intent") == "chit-chat" and not bus and len(profile.wishes) == 0):
+        return Decision(action="ask", rationale="too little to go on: ask one question")
+    search = [o for o in options if o != "popular"]
+    if search and (not bus or failed or len(bus) < 3 * BUS_TARGET):
+        return Decision(action="open", strategy=search[0], rationale=_why(search[0], failed, verdicts))
+    if failed and options and not (bus and not state.get("ranked")):
+        return Decision(action="open", strategy=options[0], rationale=_why(options[0], failed, verdicts))
+    if len(bus) < BUS_TARGET and "popular" in options:
+        return Decision(action="open", strategy="popular", rationale="few candidates: add popular titles in scope")
+    if bus and (not state.get("ranked") or _new_since_rank(paths)):
+        return Decision(action="rank", strategy="rank", rationale="score every candidate on the bus for this user")
+    return Decision(action="answer", rationale="ranked candidates are ready")
+
+
+def _why(strategy: str, failed: bool, verdicts: list[dict[str, Any]]) -> str:
+    base = {
+        "describe": "search by what the user described",
+        "expand": "expand from the items the user liked",
+        "people": "follow the people the user asked for in the KG",
+        "popular": "add popular titles that meet the constraints",
+    }[strategy]
+    return f"{base} (after: {verdicts[-1]['reasons'][0]})" if failed and verdicts[-1]["reasons"] else base
+
+
+def _new_since_rank(paths: list[Path]) -> bool:
+    rank_at = max((p.id for p in paths if p.strategy == "rank"), default=-1)
+    return any(p.id > rank_at and p.strategy in SEARCH_STRATEGIES for p in paths)
+
+
+def llm_choice(state: State, deps: Deps, paths: list[Path], fallback: Decision) -> Decision:
+    """Ask the LLM to pick among the valid options; anything invalid falls back to the policy."""
+    if deps.llm is None or fallback.action == "answer" and state.get("steps", 0) >= deps.step_budget:
+        return fallback
+    profile = Profile.model_validate(state.get("profile", {}))
+    options = available_strategies(profile, paths, deps)
+    summary = "\n".join(p.summary() for p in paths) or "none yet"
+    prompt = [
+        SystemMessage(
+            "You plan a movie recommender's next step. Actions: open (a new search path), rank (score the "
+            "candidates found), ask (one question to the user), answer. Reply in JSON."
+        ),
+        HumanMessage(
+            f"Paths so far:\n{summary}\nCandidates found: {len(state.get('bus', {}))}. "
+            f"Strategies not tried: {', '.join(options) or 'none'}. Suggested: {fallback.action} {fallback.strategy}."
+        ),
+    ]
+    choice = structured(deps.llm, PlanChoice, prompt)
+    if not isinstance(choice, PlanChoice):
+        return fallback
+    valid = (
+        (choice.action == "open" and choice.strategy in options)
+        or (choice.action == "rank" and bool(state.get("bus")))
+        or (choice.action == "answer" and bool(state.get("ranked")))
+        or (choice.action == "ask" and fallback.action == "ask")
+    )
+    if not valid:
+        return fallback
+    return Decision(
+        action=choice.action,
+        strategy=choice.strategy if choice.action == "open" else choice.action,
+        rationale=choice.rationale or fallback.rationale,
+        source="llm",
+    )
+
+
+def tool_call_for(decision: Decision, profile: Profile, bus: dict[str, Any], deps: Deps) -> dict[str, Any] | None:
+    """The tool call for a decision, with arguments built from the profile (never from the LLM)."""
+    flt = profile.hard_filter().model_dump(exclude_defaults=True)
+    top = max(10, 3 * deps.top_k)
+    if decision.strategy == "describe":
+        args = {"query": profile.wish_text()[:300], "filters": flt, "k": 30}
+        name = "retrieve_candidates"
+    elif decision.strategy == "expand":
+        args = {"item_ids": profile.liked_ids[-10:], "k": 30, "exclude_ids": flt.get("exclude_ids", [])}
+        name = "expand_from_liked"
+    elif decision.strategy == "people":
+        name, args = "kg_lookup", {"entity": profile.people[-1]}
+    elif decision.strategy == "popular":
+        query = " ".join(profile.genres) or "acclaimed popular film"
+        name, args = "retrieve_candidates", {"query": query, "filters": flt, "k": 30}
+    elif decision.strategy == "rank":
+        ranked_ids = sorted(bus, key=lambda i: -bus[i]["score"])[:300]
+        name, args = "rank", {"candidate_ids": ranked_ids, "profile": profile.model_dump(), "k": top}
+    else:
+        return None
+    return {"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
+
+
+def _tool_exchange(state: State) -> tuple[list[ToolMessage], list[AnyMessage]]:
+    """The trailing tool results and every message of the exchange (the AI tool call included)."""
+    results: list[ToolMessage] = []
+    exchange: list[AnyMessage] = []
+    for message in reversed(state.get("messages", [])):
+        if isinstance(message, ToolMessage):
+            results.append(message)
+        elif isinstance(message, AIMessage) and message.tool_calls:
+            exchange.append(message)
+            break
+        else:
+            break
+    return results, [*results, *exchange]
+
+
+def observe(state: State) -> tuple[list[Path], dict[str, dict[str, Any]], list[str] | None]:
+    """Fold the latest tool results into the current path and the candidate bus."""
+    paths = [Path.model_validate(p) for p in state.get("paths", [])]
+    results, _ = _tool_exchange(state)
+    bus: dict[str, dict[str, Any]] = {}
+    ranked: list[str] | None = None
+    for message in reversed(results):
+        found = _candidates(message.artifact)
+        for cand in found:
+            bus[cand.item_id] = cand.model_dump()
+        if message.name == "rank" and message.status != "error":
+            ranked = [c.item_id for c in found]
+        if paths and paths[-1].steps and paths[-1].steps[-1].observation == PENDING:
+            step = paths[-1].steps[-1]
+            step.observation, step.found = str(message.content)[:160], len(found)
+            paths[-1].status = "done" if found else "abandoned"
+    return paths, bus, ranked
+
+
+def _candidates(artifact: Any) -> list[Candidate]:
+    if isinstance(artifact, list):
+        return [a for a in artifact if isinstance(a, Candidate)]
+    if isinstance(artifact, KgResult):
+        return artifact.related
+    if isinstance(artifact, Explanation):
+        return []
+    return []
+
+
+def plan(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
+    deps = runtime.context
+    paths, new_bus, ranked = observe(state)
+    merged_bus = {**state.get("bus", {}), **new_bus}
+    view: State = {**state, "bus": merged_bus, "ranked": ranked if ranked is not None else state.get("ranked", [])}
+    decision = llm_choice(view, deps, paths, policy(view, deps, paths))
+    # the exchange now lives in the paths; keep only the conversation itself in the persisted messages
+    update: dict[str, Any] = {"bus": new_bus, "messages": [RemoveMessage(id=m.id) for m in _tool_exchange(state)[1]]}
+    if ranked is not None:
+        update["ranked"] = ranked
+    profile = Profile.model_validate(state.get("profile", {}))
+    call = tool_call_for(decision, profile, merged_bus, deps) if decision.action in ("open", "rank") else None
+    if call is not None:
+        paths.append(
+            Path(id=len(paths), strategy=decision.strategy, rationale=f"[{decision.source}] {decision.rationale}")
+        )
+        paths[-1].steps.append(PathStep(tool=call["name"], args=_short_args(call["args"]), observation=PENDING))
+        update["messages"] = [*update["messages"], AIMessage(content="", tool_calls=[call])]
+        update["steps"] = state.get("steps", 0) + 1
+    update["paths"] = [p.model_dump() for p in paths]
+    update["decision"] = decision.model_dump()
+    return update
+
+
+def _short_args(args: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={str(v)[:40]}" for k, v in args.items() if k != "profile")

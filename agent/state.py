@@ -1,0 +1,117 @@
+"""The graph's typed state, its narrow input schema, and the injected dependencies.
+
+State values are plain JSON-able data (dicts and lists), so every checkpointer can store them; the
+typed views (``Profile``, ``Candidate``) are rebuilt where they are used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
+
+from crs_agent.tools import Toolkit
+from crs_agent.tools.linker import Linker
+
+__all__ = ["Deps", "InputState", "Path", "PathStep", "State", "Verdict", "merge_bus"]
+
+Strategy = Literal["describe", "expand", "people", "popular", "rank"]
+
+
+class PathStep(BaseModel):
+    tool: str
+    args: str = Field(description="Short rendering of the arguments.")
+    observation: str = Field(description="Short summary of what came back.")
+    found: int = 0
+
+
+class Path(BaseModel):
+    """One line of exploration (RecMind's self-inspiring planning keeps them all, abandoned ones too)."""
+
+    id: int
+    strategy: str
+    rationale: str
+    steps: list[PathStep] = Field(default_factory=list)
+    status: Literal["active", "done", "abandoned"] = "active"
+
+    def summary(self) -> str:
+        last = self.steps[-1] if self.steps else None
+        seen = f"{last.tool} found {last.found}" if last else "not run yet"
+        return f"#{self.id} {self.strategy} [{self.status}]: {seen}"
+
+
+class Verdict(BaseModel):
+    passed: bool
+    reasons: list[str] = Field(default_factory=list)
+    source: Literal["rules", "llm", "disabled"] = "rules"
+    retry: bool = Field(
+        default=False, description="Go back to plan: failed, and the planner has something left to try."
+    )
+
+
+def merge_bus(
+    left: dict[str, dict[str, Any]] | None, right: dict[str, dict[str, Any]] | None
+) -> dict[str, dict[str, Any]]:
+    """Candidates from every path land on one bus: sources accumulate, components merge, scores keep the max.
+
+    An update of ``{"__reset__": {}}`` clears the bus (a new turn starts).
+    """
+    if right and "__reset__" in right:
+        return {k: v for k, v in right.items() if k != "__reset__"}
+    out = dict(left or {})
+    for item_id, cand in (right or {}).items():
+        if item_id in out:
+            old = out[item_id]
+            cand = {
+                **old,
+                **cand,
+                "sources": list(dict.fromkeys([*old.get("sources", []), *cand.get("sources", [])])),
+                "components": {**old.get("components", {}), **cand.get("components", {})},
+                "score": cand.get("score", 0.0)
+                if "rank" in cand.get("sources", [])
+                else max(old["score"], cand["score"]),
+            }
+        out[item_id] = cand
+    return out
+
+
+class InputState(TypedDict):
+    message: str
+
+
+class State(TypedDict, total=False):
+    message: str
+    messages: Annotated[list[AnyMessage], add_messages]
+    profile: dict[str, Any]
+    intent: str
+    paths: list[dict[str, Any]]
+    bus: Annotated[dict[str, dict[str, Any]], merge_bus]
+    ranked: list[str]
+    steps: int
+    decision: dict[str, Any]
+    verdicts: list[dict[str, Any]]
+    reply: dict[str, Any]
+    notices: list[str]
+
+
+@dataclass
+class Deps:
+    """What the nodes need, injected per run (LangGraph ``context``): never built from strings in a node."""
+
+    toolkit: Toolkit
+    linker: Linker
+    user_id: str
+    llm: BaseChatModel | None = None
+    top_k: int = 3
+    step_budget: int = 6
+    use_kg: bool = True
+    use_reflection: bool = True
+    multi_path: bool = True
+    use_memory: bool = True
+    llm_critique: bool = False
+    notices: list[str] = field(default_factory=list)

@@ -1,0 +1,236 @@
+"""understand: the user's message -> a typed ``PreferenceUpdate`` merged into the profile.
+
+The deterministic linker always runs; an LLM (when configured) fills a bounded JSON schema, and its
+output is validated against the catalog and the KG: a title, genre or person that does not exist is
+dropped, never trusted. Durable facts are distilled into the user's memory.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any, Literal
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field
+
+from crs_agent.agent.llm import structured
+from crs_agent.agent.state import Deps, State
+from crs_agent.tools import Profile
+
+__all__ = ["MAX_MESSAGE_CHARS", "LlmReading", "PreferenceUpdate", "clean_message", "understand"]
+
+MAX_MESSAGE_CHARS = 2000
+Intent = Literal["ask", "answer", "accept", "reject", "chit-chat"]
+_ACCEPT = re.compile(
+    r"\b(sounds? (good|great)|i'?ll (watch|check)|perfect|thanks?|thank you|love (it|that)|great|yes)\b", re.I
+)
+_REJECT = re.compile(
+    r"\b(seen (it|that|them|those)|not (that|those|it)|something else|another|other (ones?|options?)|no thanks|"
+    r"don'?t (like|want) (it|that|those)|nope)\b",
+    re.I,
+)
+_ASK = re.compile(
+    r"\b(recommend|suggest|looking for|want to (see|watch)|in the mood|any ideas|what should|like)\b", re.I
+)
+
+
+class PreferenceUpdate(BaseModel):
+    """What one message adds to the profile."""
+
+    intent: Intent = "chit-chat"
+    liked_ids: list[str] = Field(default_factory=list)
+    disliked_ids: list[str] = Field(default_factory=list)
+    seen_ids: list[str] = Field(default_factory=list)
+    genres: list[str] = Field(default_factory=list)
+    exclude_genres: list[str] = Field(default_factory=list)
+    people: list[str] = Field(default_factory=list)
+    exclude_people: list[str] = Field(default_factory=list)
+    year_min: int | None = None
+    year_max: int | None = None
+    wish: str = ""
+
+    def is_empty(self) -> bool:
+        return not any(
+            [
+                self.liked_ids,
+                self.disliked_ids,
+                self.genres,
+                self.exclude_genres,
+                self.people,
+                self.year_min,
+                self.year_max,
+            ]
+        )
+
+
+class LlmReading(BaseModel):
+    """The bounded schema the LLM fills (grammar-constrained): short strings, few items."""
+
+    intent: Intent
+    liked_titles: list[str] = Field(default_factory=list, max_length=3)
+    disliked_titles: list[str] = Field(default_factory=list, max_length=3)
+    genres: list[str] = Field(default_factory=list, max_length=3)
+    exclude_genres: list[str] = Field(default_factory=list, max_length=3)
+    people: list[str] = Field(default_factory=list, max_length=2)
+
+
+def clean_message(text: str) -> tuple[str, list[str]]:
+    """Drop control characters, normalise Unicode, truncate long messages; say what was changed."""
+    notices = []
+    text = unicodedata.normalize("NFC", text.encode("utf-8", "replace").decode("utf-8"))
+    cleaned = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()
+    if len(cleaned) > MAX_MESSAGE_CHARS:
+        notices.append(f"Your message was {len(cleaned):,} characters; I read the first {MAX_MESSAGE_CHARS:,}.")
+        cleaned = cleaned[:MAX_MESSAGE_CHARS]
+    return cleaned, notices
+
+
+def _intent(text: str, update: PreferenceUpdate, has_previous_reply: bool) -> Intent:
+    if has_previous_reply and _REJECT.search(text):
+        return "reject"
+    if _ASK.search(text) or update.liked_ids or update.genres or update.people:
+        return "ask" if _ASK.search(text) else "answer"
+    if has_previous_reply and _ACCEPT.search(text):
+        return "accept"
+    return "answer" if not update.is_empty() else "chit-chat"
+
+
+def read_deterministic(text: str, deps: Deps, has_previous_reply: bool) -> PreferenceUpdate:
+    linked = deps.linker.link(text)
+    update = PreferenceUpdate(
+        liked_ids=linked.liked_ids,
+        disliked_ids=linked.disliked_ids,
+        seen_ids=linked.seen_ids,
+        genres=linked.genres,
+        exclude_genres=linked.exclude_genres,
+        people=linked.people,
+        exclude_people=linked.exclude_people,
+        year_min=linked.year_min,
+        year_max=linked.year_max,
+        wish=text[:300],
+    )
+    update.intent = _intent(text, update, has_previous_reply)
+    return update
+
+
+def read_with_llm(text: str, deps: Deps, base: PreferenceUpdate) -> PreferenceUpdate:
+    """Add what the LLM understood, keeping only names that exist in the catalog or the KG."""
+    if deps.llm is None:
+        return base
+    prompt = [
+        SystemMessage("Extract the movie preferences in the user's message as JSON. Use only what the user said."),
+        HumanMessage(text[:600]),
+    ]
+    reading = structured(deps.llm, LlmReading, prompt)
+    if not isinstance(reading, LlmReading):
+        return base
+    catalog, genres = deps.toolkit.k.catalog, set(deps.toolkit.k.manifest["genres"])
+
+    def ids(titles: list[str]) -> list[str]:
+        return [catalog.by_title(t)[0].id for t in titles if catalog.by_title(t)]
+
+    def people(names: list[str]) -> list[str]:
+        return [n for n in names if f"person:{n}" in deps.toolkit.k.kg]
+
+    merged = base.model_copy(deep=True)
+    merged.liked_ids = _union(base.liked_ids, ids(reading.liked_titles))
+    merged.disliked_ids = _union(base.disliked_ids, ids(reading.disliked_titles))
+    merged.genres = _union(base.genres, [g.lower() for g in reading.genres if g.lower() in genres])
+    merged.exclude_genres = _union(
+        base.exclude_genres, [g.lower() for g in reading.exclude_genres if g.lower() in genres]
+    )
+    merged.people = _union(base.people, people(reading.people))
+    if base.intent == "chit-chat" and reading.intent != "chit-chat":
+        merged.intent = reading.intent
+    return merged
+
+
+def _union(a: list[str], b: list[str]) -> list[str]:
+    return list(dict.fromkeys([*a, *b]))
+
+
+def merge_profile(profile: Profile, update: PreferenceUpdate, last_items: list[str]) -> Profile:
+    """Fold an update into the profile; the latest statement about an attribute wins."""
+    p = profile.model_copy(deep=True)
+    p.liked_ids = _union([i for i in p.liked_ids if i not in update.disliked_ids], update.liked_ids)[-50:]
+    p.disliked_ids = _union([i for i in p.disliked_ids if i not in update.liked_ids], update.disliked_ids)[-50:]
+    p.seen_ids = _union(p.seen_ids, update.seen_ids)[-200:]
+    p.genres = _union([g for g in p.genres if g not in update.exclude_genres], update.genres)[-5:]
+    p.exclude_genres = _union([g for g in p.exclude_genres if g not in update.genres], update.exclude_genres)[-10:]
+    p.people = _union([x for x in p.people if x not in update.exclude_people], update.people)[-5:]
+    p.exclude_people = _union([x for x in p.exclude_people if x not in update.people], update.exclude_people)[-10:]
+    p.year_min = update.year_min or p.year_min
+    p.year_max = update.year_max or p.year_max
+    if update.intent == "reject":
+        p.rejected_ids = _union(p.rejected_ids, last_items)[-200:]
+    if update.wish and update.intent in ("ask", "answer", "reject"):
+        p.wishes = [*p.wishes, update.wish][-10:]
+    return p
+
+
+def remember_profile(deps: Deps, update: PreferenceUpdate) -> None:
+    """Distil durable facts (liked/disliked items, excluded genres and people) into the user's memory."""
+    catalog = deps.toolkit.k.catalog
+    memory = deps.toolkit.k.memory
+    for item_id in update.liked_ids:
+        memory.remember(deps.user_id, f"likes {catalog[item_id].label}", kind="preference", item_id=item_id, polarity=1)
+    for item_id in update.disliked_ids:
+        memory.remember(
+            deps.user_id, f"dislikes {catalog[item_id].label}", kind="preference", item_id=item_id, polarity=-1
+        )
+    for genre in update.exclude_genres:
+        memory.remember(deps.user_id, f"does not want {genre}", kind="preference", genre=genre, polarity=-1)
+    for name in update.exclude_people:
+        memory.remember(deps.user_id, f"does not want {name}", kind="preference", person=name, polarity=-1)
+
+
+def profile_from_memory(deps: Deps) -> Profile:
+    """A new conversation starts from what this user told us before (and only this user)."""
+    profile = Profile()
+    for record in deps.toolkit.k.memory.all(deps.user_id):
+        meta = record.meta
+        item_id, polarity = str(meta.get("item_id", "")), int(meta.get("polarity", 0))
+        if item_id in deps.toolkit.k.catalog:
+            target = profile.liked_ids if polarity > 0 else profile.disliked_ids
+            other = profile.disliked_ids if polarity > 0 else profile.liked_ids
+            if item_id in other:
+                other.remove(item_id)
+            target.append(item_id)
+        if meta.get("genre") and polarity < 0:
+            profile.exclude_genres.append(str(meta["genre"]))
+        if meta.get("person") and polarity < 0:
+            profile.exclude_people.append(str(meta["person"]))
+    profile.liked_ids = profile.liked_ids[-50:]
+    profile.disliked_ids = profile.disliked_ids[-50:]
+    profile.exclude_genres = list(dict.fromkeys(profile.exclude_genres))[-10:]
+    profile.exclude_people = list(dict.fromkeys(profile.exclude_people))[-10:]
+    return profile
+
+
+def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
+    deps = runtime.context
+    text, notices = clean_message(state.get("message", ""))
+    last_items = list(state.get("reply", {}).get("item_ids", []))
+    if "profile" in state:
+        profile = Profile.model_validate(state["profile"])
+    else:
+        profile = profile_from_memory(deps) if deps.use_memory else Profile()
+    update = read_with_llm(text, deps, read_deterministic(text, deps, bool(last_items)))
+    if update.intent == "accept":
+        update.liked_ids = _union(update.liked_ids, last_items[:1])
+    profile = merge_profile(profile, update, last_items)
+    if deps.use_memory:
+        remember_profile(deps, update)
+    return {
+        "messages": [HumanMessage(text or "(empty message)")],
+        "profile": profile.model_dump(),
+        "intent": update.intent,
+        "paths": [],
+        "bus": {"__reset__": {}},
+        "ranked": [],
+        "steps": 0,
+        "verdicts": [],
+        "notices": notices,
+    }

@@ -1,0 +1,128 @@
+"""The agent graph: shape, a multi-turn conversation on the rules backend, scripted LLM steps, persistence."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from crs_agent.agent import Recommender
+from crs_agent.agent.graph import build_graph
+from crs_agent.tools import Toolkit
+from tests.agent.fakes import ScriptedChatModel, ScriptExhausted
+
+GRAPH_SHAPE = Path(__file__).with_name("graph.mmd")
+
+
+@pytest.fixture
+def rec(tiny_knowledge) -> Recommender:
+    return Recommender(tiny_knowledge)
+
+
+def test_graph_shape_is_pinned(tiny_knowledge):
+    mermaid = build_graph(Toolkit(tiny_knowledge).tools()).compile().get_graph().draw_mermaid()
+    assert mermaid == GRAPH_SHAPE.read_text(encoding="utf-8"), "graph wiring changed: update tests/agent/graph.mmd"
+
+
+def test_thin_profile_gets_one_clarifying_question(rec: Recommender):
+    reply = rec.chat("hello there", user_id="u", thread_id="t")
+    assert reply.question and reply.items == [] and reply.text.endswith("?")
+    assert reply.trace.steps == 0
+
+
+def test_multi_turn_conversation_respects_constraints(rec: Recommender):
+    reply = rec.chat("I loved Inception (2010). Something in space, but no horror", user_id="u", thread_id="t")
+    assert not reply.question and len(reply.items) == 3
+    assert all("horror" not in item.genres and item.id != "1" for item in reply.items)
+    assert all(0.0 <= item.score <= 1.0 and item.reason for item in reply.items)
+    strategies = [p.strategy for p in reply.trace.paths]
+    assert {"describe", "expand"} <= set(strategies) and strategies[-1] == "rank"
+    assert reply.trace.verdicts[-1].passed
+    first = {item.id for item in reply.items}
+    again = rec.chat("seen those, something else", user_id="u", thread_id="t")
+    assert again.trace.intent == "reject"
+    assert first.isdisjoint(item.id for item in again.items)
+    assert rec.profile("u", "t").rejected_ids == sorted(first, key=[i.id for i in reply.items].index)
+
+
+def test_reasons_are_grounded_in_the_graph(rec: Recommender):
+    reply = rec.chat("I loved Inception (2010)", user_id="u", thread_id="t")
+    nolan = [item for item in reply.items if "Christopher Nolan" in item.people.get("director", [])]
+    assert nolan and all("Christopher Nolan" in item.reason and "Inception" in item.reason for item in nolan)
+
+
+def test_streaming_yields_tokens_traces_and_the_reply(rec: Recommender):
+    events = list(rec.stream("I loved Inception (2010)", user_id="u", thread_id="s"))
+    tokens = "".join(e.text for e in events if e.kind == "token")
+    nodes = [e.node for e in events if e.kind == "trace"]
+    assert events[-1].kind == "reply" and tokens == events[-1].reply.text
+    assert nodes[0] == "understand" and "act" in nodes and nodes[-1] == "respond"
+
+
+def test_users_and_threads_are_isolated(rec: Recommender):
+    rec.chat("I loved Inception (2010), no horror", user_id="alice", thread_id="shared-id")
+    bob = rec.chat("hello", user_id="bob", thread_id="shared-id")  # Bob names Alice's thread id
+    assert bob.question
+    assert rec.profile("bob", "shared-id").liked_ids == []
+    assert rec.history("bob", "shared-id")[0] == ("human", "hello")
+    assert rec.threads("bob") == ["shared-id"] and rec.threads("alice") == ["shared-id"]
+    assert all(r.user_id == "alice" for r in rec.knowledge.memory.all("alice"))
+    assert rec.knowledge.memory.all("bob") == []
+
+
+def test_memory_seeds_a_new_conversation(rec: Recommender):
+    rec.chat("I loved Inception (2010) but no horror please", user_id="carol", thread_id="first")
+    profile = rec.profile("carol", "first")
+    assert "1" in profile.liked_ids and "horror" in profile.exclude_genres
+    reply = rec.chat("any ideas?", user_id="carol", thread_id="second")
+    assert "1" in rec.profile("carol", "second").liked_ids
+    assert all("horror" not in item.genres for item in reply.items)
+
+
+def test_feedback_is_remembered_and_applied(rec: Recommender):
+    rec.chat("I loved Inception (2010)", user_id="dan", thread_id="t")
+    rec.feedback("dan", "2", liked=False, thread_id="t")
+    assert "2" in rec.profile("dan", "t").disliked_ids
+    assert any(r.kind == "feedback" and r.meta.get("item_id") == "2" for r in rec.knowledge.memory.all("dan"))
+    with pytest.raises(ValueError):
+        rec.feedback("dan", "nope", liked=True)
+
+
+def test_conversation_survives_a_restart(tiny_knowledge, tmp_path: Path):
+    db = tmp_path / "conversations.sqlite"
+    first = Recommender(tiny_knowledge, checkpointer=SqliteSaver(sqlite3.connect(db, check_same_thread=False)))
+    answered = first.chat("I loved Inception (2010)", user_id="u", thread_id="t")
+    del first
+    second = Recommender(tiny_knowledge, checkpointer=SqliteSaver(sqlite3.connect(db, check_same_thread=False)))
+    assert second.history("u", "t")[-1] == ("ai", answered.text)
+    assert "1" in second.profile("u", "t").liked_ids
+    more = second.chat("seen those, something else", user_id="u", thread_id="t")
+    assert set(second.profile("u", "t").rejected_ids) == {i.id for i in answered.items}
+    assert more.items
+
+
+def test_scripted_llm_fills_preferences_but_cannot_invent_items(tiny_knowledge):
+    llm = ScriptedChatModel(
+        [
+            '{"intent": "ask", "liked_titles": ["The Matrix", "Not A Real Movie"], "disliked_titles": [], '
+            '"genres": ["sci-fi", "made-up-genre"], "exclude_genres": ["horror"], "people": ["Nobody Real"]}',
+            *['{"action": "answer", "strategy": "none", "rationale": "done"}'] * 5,
+            "Here are a few picks you might enjoy.",
+        ]
+    )
+    rec = Recommender(tiny_knowledge, llm)
+    reply = rec.chat("recommend me something", user_id="u", thread_id="t")
+    profile = rec.profile("u", "t")
+    assert profile.liked_ids == ["4"] and profile.genres == ["sci-fi"] and profile.exclude_genres == ["horror"]
+    assert profile.people == []  # an unknown person is dropped, not trusted
+    assert reply.items and all("horror" not in i.genres for i in reply.items)
+    assert reply.text.startswith("Here are a few picks you might enjoy.")
+    assert any(p.rationale.startswith("[policy]") for p in reply.trace.paths)  # invalid LLM choices fell back
+
+
+def test_fake_model_runs_out_loudly(tiny_knowledge):
+    rec = Recommender(tiny_knowledge, ScriptedChatModel([]))
+    with pytest.raises(ScriptExhausted):
+        rec.chat("I loved Inception (2010)", user_id="u", thread_id="t")

@@ -6,6 +6,7 @@ Our own errors become one line on stderr and exit code 2; set ``CRS_AGENT_DEBUG=
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -14,6 +15,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 __all__ = ["main"]
+
+# Modules with ``add_parser(subparsers, common)`` that register a sub-command whose ``run(args) -> int`` is
+# set with ``set_defaults(run=...)``; they must import heavy dependencies inside ``run`` only.
+_SUBCOMMANDS: tuple[str, ...] = ()
 
 
 def _settings(args: argparse.Namespace):
@@ -91,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--thread", default="terminal", help="Conversation id: the same id resumes it.")
     chat.add_argument("--items", type=int, default=3, help="How many items per answer.")
     chat.set_defaults(run=_cmd_chat)
+
+    for module in _SUBCOMMANDS:  # `eval` and `ui` live with their folders; each adds its own sub-parser
+        importlib.import_module(module).add_parser(sub, common)
     return parser
 
 

@@ -36,8 +36,9 @@ def route_reflect(state: State) -> Literal["plan", "respond"]:
     return "plan" if verdicts and verdicts[-1].get("retry") else "respond"
 
 
-def build_graph(tools: list[BaseTool]) -> StateGraph:
-    graph = StateGraph(State, context_schema=Deps, input_schema=InputState)
+def build_graph(tools: list[BaseTool], context_schema: type = Deps) -> StateGraph:
+    """The uncompiled graph; ``context_schema`` is :class:`Deps`, or a JSON schema when served (see server.py)."""
+    graph = StateGraph(State, context_schema=context_schema, input_schema=InputState)
     graph.add_node("understand", understand)
     graph.add_node("plan", plan)
     graph.add_node("act", ToolNode(tools, handle_tool_errors=True))

@@ -17,7 +17,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from crs_agent.agent.llm import structured
-from crs_agent.agent.state import Deps, Path, PathStep, State
+from crs_agent.agent.state import Deps, Path, PathStep, State, deps_of
 from crs_agent.tools import Candidate, Explanation, KgResult, Profile
 
 __all__ = ["Decision", "PlanChoice", "available_strategies", "observe", "plan", "policy", "tool_call_for"]
@@ -203,7 +203,7 @@ def _candidates(artifact: Any) -> list[Candidate]:
 
 
 def plan(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
-    deps = runtime.context
+    deps = deps_of(runtime)
     paths, new_bus, ranked = observe(state)
     merged_bus = {**state.get("bus", {}), **new_bus}
     view: State = {**state, "bus": merged_bus, "ranked": ranked if ranked is not None else state.get("ranked", [])}

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from crs_agent.agent.llm import structured
 from crs_agent.agent.planner import available_strategies
-from crs_agent.agent.state import Deps, Path, State, Verdict
+from crs_agent.agent.state import Deps, Path, State, Verdict, deps_of
 from crs_agent.tools import Profile
 
 __all__ = ["Critique", "critique_rules", "reflect"]
@@ -74,7 +74,7 @@ MAX_RETRIES = 2
 
 
 def reflect(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
-    deps = runtime.context
+    deps = deps_of(runtime)
     verdicts = state.get("verdicts", [])
     if not deps.use_reflection:
         verdict = Verdict(passed=True, reasons=["reflection disabled"], source="disabled")

@@ -14,7 +14,7 @@ from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from crs_agent.agent.state import Deps, State
+from crs_agent.agent.state import Deps, State, deps_of
 from crs_agent.tools import Profile
 
 __all__ = ["ReplyItem", "clarifying_question", "respond"]
@@ -98,7 +98,7 @@ def _render(opener: str, items: list[ReplyItem], notices: list[str]) -> str:
 
 
 def respond(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
-    deps = runtime.context
+    deps = deps_of(runtime)
     profile = Profile.model_validate(state.get("profile", {}))
     decision = state.get("decision", {})
     notices = [*state.get("notices", []), *deps.notices]

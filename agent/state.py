@@ -6,19 +6,21 @@ typed views (``Profile``, ``Candidate``) are rebuilt where they are used.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
+from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from crs_agent.tools import Toolkit
 from crs_agent.tools.linker import Linker
 
-__all__ = ["Deps", "InputState", "Path", "PathStep", "State", "Verdict", "merge_bus"]
+__all__ = ["Deps", "InputState", "Path", "PathStep", "State", "Verdict", "deps_of", "merge_bus", "set_default_deps"]
 
 Strategy = Literal["describe", "expand", "people", "popular", "rank"]
 
@@ -115,3 +117,26 @@ class Deps:
     use_memory: bool = True
     llm_critique: bool = False
     notices: list[str] = field(default_factory=list)
+
+
+# Builds Deps from a JSON context ({"user_id": ..., "top_k": ...}) when the graph is served by LangGraph's
+# server, which can only pass JSON; set by :func:`crs_agent.agent.server.make_graph`.
+_default_deps: Callable[[dict[str, Any]], Deps] | None = None
+
+
+def set_default_deps(factory: Callable[[dict[str, Any]], Deps] | None) -> None:
+    global _default_deps
+    _default_deps = factory
+
+
+def deps_of(runtime: Runtime[Any]) -> Deps:
+    """The run's :class:`Deps`: given by ``Recommender``, or built from a JSON context by the served graph."""
+    context = runtime.context
+    if isinstance(context, Deps):
+        return context
+    if _default_deps is None:
+        raise TypeError(
+            "The graph needs Deps as its run context: use crs_agent.agent.Recommender, or the graph from "
+            "crs_agent.agent.server.make_graph() (what langgraph.json serves)."
+        )
+    return _default_deps(dict(context or {}))

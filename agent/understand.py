@@ -16,7 +16,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from crs_agent.agent.llm import structured
-from crs_agent.agent.state import Deps, State
+from crs_agent.agent.state import Deps, State, deps_of
 from crs_agent.tools import Profile
 
 __all__ = ["MAX_MESSAGE_CHARS", "LlmReading", "PreferenceUpdate", "clean_message", "understand"]
@@ -210,7 +210,7 @@ def profile_from_memory(deps: Deps) -> Profile:
 
 
 def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
-    deps = runtime.context
+    deps = deps_of(runtime)
     text, notices = clean_message(state.get("message", ""))
     last_items = list(state.get("reply", {}).get("item_ids", []))
     if "profile" in state:

@@ -137,10 +137,33 @@ def run(turns: list[Turn], knowledge: Knowledge, toolkit: Toolkit, linker: Linke
     return results
 
 
+def fit_signed_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression whose weights keep the sign each feature means.
+
+    Every feature is evidence for a candidate except ``disliked``, which is evidence against. Unconstrained,
+    the fit on replayed dialogues learns a negative weight for semantic similarity (every pooled candidate
+    is already similar, and human recommenders favour popular films); that would make the agent ignore
+    what a user asks for, so the signs are fixed and only the magnitudes are learnt.
+    """
+    from scipy.optimize import minimize
+
+    signs = np.array([-1.0 if name == "disliked" else 1.0 for name in FEATURES])
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:-1] * signs, theta[-1]
+        z = x @ w + b
+        p = 1.0 / (1.0 + np.exp(-z))
+        value = float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * l2 * np.dot(w, w))
+        grad_w = x.T @ (p - y) + l2 * w
+        return value, np.append(grad_w * signs, np.sum(p - y))
+
+    bounds = [(0.0, None)] * len(FEATURES) + [(None, None)]
+    theta = minimize(loss, np.zeros(len(FEATURES) + 1), jac=True, method="L-BFGS-B", bounds=bounds).x
+    return theta[:-1] * signs, float(theta[-1])
+
+
 def fit(turns: list[Turn], knowledge: Knowledge, toolkit: Toolkit, linker: Linker) -> RankWeights:
     """Logistic regression of "was the suggested movie" on the features of every pooled candidate."""
-    from sklearn.linear_model import LogisticRegression
-
     rows, labels = [], []
     for turn in tqdm(turns, desc="features", unit="turn"):
         profile = profile_of(turn, linker, knowledge)
@@ -149,10 +172,10 @@ def fit(turns: list[Turn], knowledge: Knowledge, toolkit: Toolkit, linker: Linke
             rows.append([feats[name] for name in FEATURES])
             labels.append(int(item_id in turn.targets))
     x, y = np.asarray(rows), np.asarray(labels)
-    model = LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
+    coef, bias = fit_signed_logistic(x, y)
     weights = RankWeights(
-        weights={name: round(float(w), 5) for name, w in zip(FEATURES, model.coef_[0], strict=True)},
-        bias=round(float(model.intercept_[0]), 5),
+        weights={name: round(float(w), 5) for name, w in zip(FEATURES, coef, strict=True)},
+        bias=round(float(bias), 5),
         fitted_on=f"valid_turns.jsonl: {len(turns)} turns, {int(y.sum())} positives in {len(y)} pooled candidates",
     )
     positives = sorted(

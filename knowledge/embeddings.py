@@ -16,7 +16,7 @@ import json
 import os
 import re
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,14 @@ def _sentence_transformer(path: str) -> Any:
         ) from err
 
 
+@lru_cache(maxsize=512)
+def _query_vector(path: str, text: str) -> np.ndarray:
+    vector = _sentence_transformer(path).encode([text], normalize_embeddings=True, convert_to_numpy=True)[0]
+    vector = np.asarray(vector, dtype=np.float32)
+    vector.setflags(write=False)  # shared between callers
+    return vector
+
+
 @register_embedding_function
 class SentenceTransformerEmbedder(EmbeddingFunction[Documents]):
     """A sentence-transformers model on the CPU; vectors are L2-normalised (cosine = dot product)."""
@@ -74,7 +82,10 @@ class SentenceTransformerEmbedder(EmbeddingFunction[Documents]):
         self.batch_size = batch_size
 
     def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - Chroma's protocol names it so
-        encoder = _sentence_transformer(resolve_model_path(self.model))
+        path = resolve_model_path(self.model)
+        if len(input) == 1:  # a query: one turn embeds the same wish for retrieval and for ranking
+            return [_query_vector(path, input[0])]
+        encoder = _sentence_transformer(path)
         vectors = encoder.encode(
             list(input), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
         )

@@ -18,121 +18,9 @@ from pydantic import BaseModel, Field
 
 from crs_agent.knowledge.graph import KnowledgeGraph
 from crs_agent.knowledge.items import Catalog, Item, normalize_title
+from crs_agent.tools import lexicon as lex
 
 __all__ = ["LinkResult", "Linker"]
-
-MAX_CHARS = 20_000  # longer messages are cut: linking stays linear and fast
-MAX_NGRAM = 16  # longest title key scanned (cheap: the scan follows known key prefixes)
-SCOPE = 4  # how many tokens (a multi-token entity counts as one) a negation reaches forward
-OLD_YEAR_MAX = 1979
-RECENT_YEARS = 5
-
-_WORDS = (  # ~400 common English words: never a title or surname on their own without a year or quotes
-    "a about above across actually after again against ago all almost alone along already also always am among an "
-    "and another any anybody anyone anything anyway anyways are around as ask asked at away awesome back bad be "
-    "because been before being believe best better between big bit both boy boys but by call came can care "
-    "case cause certainly check come comes cool could couple course cute day days dear definitely did do does doing "
-    "done down during each early easy else end enjoy enough even ever every everyone everything exactly face fact "
-    "fair family far fast favorite favourite few film films find fine first five for found four free friend friends "
-    "from full fun funny gave get gets getting girl girls give go goes going gone good goodbye got great guess guy "
-    "guys had half happy hard has have having he heard hello help her here hers hey hi high him his home honestly "
-    "hope how however i idea if in instead interesting into is it its just keep kid kids kind knew know last late "
-    "later least left less let life like liked likes little long look looking looks lot lots love loved lovely "
-    "made make man many may maybe me mean men might mind mine minute more most movie movies much must my myself name "
-    "need needs never new next nice night no none nope nor not nothing now of off oh ok okay old on once one ones "
-    "only open or other others our out over own part people perfect perhaps place play please plenty point pretty "
-    "probably quite rather read ready real really recommend recommendation recommendations remember right said same "
-    "saw say says see seem seems seen she should show shows side since six so some somebody someone something "
-    "sometimes soon sorry sound sounds start still story stories stuff such sure take talk tell ten than thank thanks "
-    "that the their them then there these they thing things think this those though three through time times to "
-    "today together tonight too top totally true try trying two under until up upon us use used very wait want "
-    "wanted wants was watch watched watching way we week weekend well went were what whatever when where which "
-    "while white who whole why will wish with without woman women wonderful work world worry would wow yeah year "
-    "years yes yet you young your yours"
-)
-_MORE_WORDS = (  # chat staples that are also one-word titles or surnames, days, months, nationalities
-    "big heat home her it love movie saw up us date party christmas summer holiday holidays school checking check "
-    "laugh god stop perfect match stand coming inside house super president seven eight nine eleven twelve hundred "
-    "monday tuesday wednesday thursday friday saturday sunday january february march april june july august "
-    "september october november december american english british french italian german spanish japanese chinese "
-    "korean indian mexican irish russian australian canadian european asian african hollywood netflix disney "
-    "marvel pixar"
-)
-_STOPWORDS = frozenset(_WORDS.split()) | frozenset(_MORE_WORDS.split())
-_MINOR = frozenset("a an and at by for from in of on or s t the to with".split())
-_ARTICLES = frozenset({"the", "a", "an"})
-
-_GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "horror": ("horror", "horrors", "scary", "spooky", "creepy", "gore", "gory", "slasher", "slashers"),
-    "comedy": ("comedy", "comedies", "funny", "hilarious", "comedic", "humor", "humour", "humorous"),
-    "sci-fi": ("sci fi", "scifi", "science fiction"),
-    "romance": ("romance", "romances", "romantic", "love story", "love stories"),
-    "animation": ("animation", "animated", "cartoon", "cartoons", "anime"),
-    "family": ("family", "kids", "children", "childrens", "family friendly", "kid friendly"),
-    "action": ("action", "action packed"),
-    "thriller": ("thriller", "thrillers", "suspense", "suspenseful"),
-    "documentary": ("documentary", "documentaries", "docs", "docu"),
-    "war": ("war",),
-    "western": ("western", "westerns", "cowboy", "cowboys"),
-    "musical": ("musical", "musicals"),
-    "mystery": ("mystery", "mysteries", "whodunit", "whodunnit", "whodunits"),
-    "crime": ("crime", "gangster", "gangsters", "mob", "mafia", "heist", "heists"),
-    "drama": ("drama", "dramas", "dramatic"),
-    "fantasy": ("fantasy", "fantasies"),
-    "adventure": ("adventure", "adventures"),
-    "biography": ("biography", "biographies", "biopic", "biopics", "biographical"),
-    "history": ("history", "historical"),
-    "sport": ("sport", "sports"),
-    "music": ("music",),
-    "film-noir": ("film noir", "noir"),
-}
-_ROMCOM = ("romcom", "romcoms", "rom com", "rom coms", "romantic comedy", "romantic comedies")
-_WEAK_GENRES = frozenset({"short", "news", "music"})  # only before "movie", "film"...
-_MOVIE_WORDS = frozenset("movie movies film films flick flicks documentary documentaries one ones".split())
-
-_NEGATIONS = frozenset(
-    "no not nothing without never hate hated hates hating dislike disliked dislikes avoid avoiding except excluding "
-    "none nor neither nope dont didnt doesnt isnt wasnt cant wont havent hasnt arent werent aint couldnt wouldnt "
-    "shouldnt despise detest instead".split()
-)
-_NT_STEMS = frozenset("don didn doesn isn wasn can won haven hasn aren weren ain couldn wouldn shouldn".split())
-_CUE_CANCEL = frozenset("mind matter problem problems worries thanks thank sure doubt only just i we".split())
-_POSITIVE = frozenset(
-    "like likes liked love loves loved enjoy enjoys enjoyed want wants wanted prefer prefers adore adored dig".split()
-)
-_PAST = frozenset("liked loved enjoyed hated disliked adored".split())
-_SEEN = frozenset("seen saw watched rewatched already".split())
-_AWARE = frozenset("heard hear know knew familiar".split())
-_AWARE_ITEM = _AWARE | frozenset("seen saw see watched watch tried".split())
-_NEUTRALIZERS = frozenset("mind forget beat beats top tops wait miss wrong doubt enough".split())
-_NEG_AFTER = frozenset(
-    "terrible boring awful bad horrible worst overrated stupid dumb lame meh sucked sucks disappointing garbage "
-    "trash dull annoying hated".split()
-)
-_BAD_VERBS = frozenset("sucked sucks stunk stinks bored disappointed".split())
-_COPULAS = frozenset("was is s were are seemed seems felt feels looked looks got gets wasn isn aren weren".split())
-_POS_AFTER = frozenset("good great amazing awesome fun enjoyable excellent fantastic brilliant loved liked".split())
-_POSSESSIVE = frozenset("my our your his her their".split())
-_DECADE_WORDS = {
-    "twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
-    "seventies": 1970, "eighties": 1980, "nineties": 1990, "noughties": 2000,
-}  # fmt: skip
-_LOWER_CUES = {"after": 1, "since": 0, "post": 1, "newer": 1, "later": 1}
-_UPPER_CUES = {"before": -1, "pre": -1, "prior": -1, "until": 0, "till": 0, "older": -1, "earlier": -1}
-_FLIPPED = {("low", 1): ("high", 0), ("low", 0): ("high", -1), ("high", -1): ("low", 0), ("high", 0): ("low", 1)}
-_RECENT = frozenset("recent newer newest latest".split())
-_OLD = frozenset("classics oldies vintage".split())
-_AGE_NOUNS = _MOVIE_WORDS | {"releases", "release", "stuff", "school", "classics", "classic"}
-_NOT_OLD = frozenset("a an the true modern cult instant such".split())
-_TOKEN_RE = re.compile(r"@\d+|[^\W_]+")
-_NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
-_DECADE_RE = re.compile(r"(\d\d|1[89]\d\d|20\d\d)s")
-_PAREN_YEAR_RE = re.compile(r"\s*[(\[]\s*(\d{4})\s*[)\]]")
-_QUOTES = frozenset("\"'`\u2018\u2019\u201c\u201d\u00ab\u00bb")
-_CLAUSE_CHARS = frozenset(".,;!?:\n\u2026\u2013\u2014")
-_SENTENCE_CHARS = frozenset(".!?:\n\u2026")
-_CLAUSE_WORDS = frozenset({"but", "however", "although", "though", "whereas"})
-_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
 
 
 class LinkResult(BaseModel):
@@ -201,13 +89,13 @@ def _fold(raw: str) -> list[str]:
     if raw.isascii() and raw.isalnum():
         return [raw.lower()]
     raw = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode()
-    return _NON_ALNUM_RE.sub(" ", raw.lower()).split()
+    return lex.NON_ALNUM_RE.sub(" ", raw.lower()).split()
 
 
 def _tokenize(text: str) -> list[_Token]:
     cased = any(ch.islower() for ch in text)  # an all-caps message says nothing about proper nouns
     tokens: list[_Token] = []
-    for match in _TOKEN_RE.finditer(text):
+    for match in lex.TOKEN_RE.finditer(text):
         raw, start, end = match.group(), match.start(), match.end()
         if raw[0] == "@":
             tokens.append(_Token(raw[1:], start, end, False, True))
@@ -219,10 +107,10 @@ def _tokenize(text: str) -> list[_Token]:
 
 def _is_cue(norms: list[str], k: int) -> bool:
     word, prev = norms[k], norms[k - 1] if k else ""
-    if word in _NEGATIONS:
+    if word in lex.NEGATIONS:
         cue = True
     elif word == "t":
-        cue = prev in _NT_STEMS
+        cue = prev in lex.NT_STEMS
     elif word == "but":
         cue = prev in ("anything", "everything", "all")
     elif word == "of":  # "not a (big) fan of", "sick of", "tired of"
@@ -231,7 +119,7 @@ def _is_cue(norms: list[str], k: int) -> bool:
         )
     else:
         cue = False
-    return cue and (k + 1 >= len(norms) or norms[k + 1] not in _CUE_CANCEL)
+    return cue and (k + 1 >= len(norms) or norms[k + 1] not in lex.CUE_CANCEL)
 
 
 def _prepare(text: str) -> _Message:
@@ -241,10 +129,10 @@ def _prepare(text: str) -> _Message:
     for k, token in enumerate(msg.tokens):
         gap = text[prev_end : token.start]
         cue = _is_cue(msg.norms, k)
-        if k and (not _CLAUSE_CHARS.isdisjoint(gap) or (token.norm in _CLAUSE_WORDS and not cue)):
+        if k and (not lex.CLAUSE_CHARS.isdisjoint(gap) or (token.norm in lex.CLAUSE_WORDS and not cue)):
             clause += 1
         msg.clause.append(clause)
-        msg.initial.append(k == 0 or not _SENTENCE_CHARS.isdisjoint(gap))
+        msg.initial.append(k == 0 or not lex.SENTENCE_CHARS.isdisjoint(gap))
         msg.cue.append(cue)
         prev_end = token.end
     msg.owner = [-1] * len(msg.tokens)
@@ -260,7 +148,7 @@ def _title_index(catalog: Catalog) -> dict[str, list[str]]:
     index: dict[str, list[str]] = {}
     for key, ids in catalog.title_keys().items():
         kept = [i for i in ids if not _label_only(catalog[i], key)]
-        if kept and len(key.split()) <= MAX_NGRAM:
+        if kept and len(key.split()) <= lex.MAX_NGRAM:
             index[key] = sorted(kept, key=lambda i: -catalog[i].popularity)
     return index
 
@@ -287,14 +175,14 @@ def _genre_index(genres: list[str]) -> dict[str, tuple[str, ...]]:
     """Normalised phrase -> catalog genres: synonyms of genres the catalog has, plus its own genre names."""
     by_key = {_key(genre): genre for genre in genres}
     index: dict[str, tuple[str, ...]] = {}
-    for concept, surfaces in _GENRE_SYNONYMS.items():
+    for concept, surfaces in lex.GENRE_SYNONYMS.items():
         keys = [_key(concept), *surfaces]
         target = next((by_key[k] for k in keys if k in by_key), None)
         if target is not None:
             index.update(dict.fromkeys(surfaces, (target,)))
     pair = tuple(index[k][0] for k in ("romance", "comedy") if k in index)
     if pair:
-        index.update(dict.fromkeys(_ROMCOM, pair))
+        index.update(dict.fromkeys(lex.ROMCOM, pair))
     covered = {genre for genres in index.values() for genre in genres}
     for key, genre in by_key.items():
         if genre not in covered:  # a catalog's own genre: its plural too ("dystopians", "mysteries")
@@ -312,12 +200,12 @@ def _person_index(kg: KnowledgeGraph) -> tuple[dict[str, str], dict[str, list[tu
         if data.get("kind") != "person" or not data.get("name"):
             continue
         name, tokens = data["name"], _fold(data["name"])
-        while len(tokens) > 1 and tokens[-1] in _SUFFIXES:
+        while len(tokens) > 1 and tokens[-1] in lex.SUFFIXES:
             tokens = tokens[:-1]
         if not tokens:
             continue
         degree = len(kg.items_with(node))
-        if 2 <= len(tokens) <= MAX_NGRAM and (degree, name) > full.get(" ".join(tokens), (-1, "")):
+        if 2 <= len(tokens) <= lex.MAX_NGRAM and (degree, name) > full.get(" ".join(tokens), (-1, "")):
             full[" ".join(tokens)] = (degree, name)
         by_last.setdefault(tokens[-1], []).append((degree, name))
         firsts[tokens[0]] += len(tokens) > 1
@@ -338,7 +226,7 @@ def _surnames(by_last: dict[str, list[tuple[int, str]]], blocked: set[str] | fro
 
 
 def _all_common(key: str, common: frozenset[str]) -> bool:
-    return all(word in common or word in _MINOR or word.isdigit() for word in key.split())
+    return all(word in common or word in lex.MINOR or word.isdigit() for word in key.split())
 
 
 class Linker:
@@ -349,7 +237,9 @@ class Linker:
         self._titles = _title_index(catalog)
         self._genres = _genre_index(catalog.genres())
         genre_words = {word for key in self._genres for word in key.split()}
-        self._blocked = _STOPWORDS | genre_words | _MOVIE_WORDS | _DECADE_WORDS.keys() | _NEGATIONS | _NT_STEMS
+        self._blocked = (
+            lex.STOPWORDS | genre_words | lex.MOVIE_WORDS | lex.DECADE_WORDS.keys() | lex.NEGATIONS | lex.NT_STEMS
+        )
         self._people, by_last, firsts = _person_index(kg)
         words = {word for key in (*self._titles, *self._people) for word in key.split()} | {*by_last}
         common, self._rare = _word_classes(catalog, words)
@@ -361,12 +251,12 @@ class Linker:
         self._keys = {*self._titles, *self._people, *self._genres}
         self._prefixes = {key[: m.start()] for key in self._keys for m in re.finditer(" ", key)}
         years = [item.year for item in catalog if item.year]
-        self._recent_min = max(years) - RECENT_YEARS if years else None
+        self._recent_min = max(years) - lex.RECENT_YEARS if years else None
 
     def _level(self, key: str) -> int:
         """0: links on sight; 1: needs title case (or year/quotes); 2: needs a "(year)" or quotes."""
         words = key.split()
-        if len(key) - len(words) + 1 < 5 or all(word in _MINOR or word.isdigit() for word in words):
+        if len(key) - len(words) + 1 < 5 or all(word in lex.MINOR or word.isdigit() for word in words):
             return 2
         if len(words) == 1:
             return 2 if key in self._blocked or not key.isalpha() else 1
@@ -375,7 +265,7 @@ class Linker:
     # -- linking ------------------------------------------------------------------------------------
     def link(self, text: str) -> LinkResult:
         """Everything ``text`` names; never raises, whatever the string."""
-        text = "" if text is None else str(text)[:MAX_CHARS]
+        text = "" if text is None else str(text)[: lex.MAX_CHARS]
         msg = _prepare(text)
         spans = self._scan(msg)
         result = LinkResult()
@@ -417,7 +307,7 @@ class Linker:
         """Every (end, key) such that tokens k..end spell a known title, name or genre phrase."""
         found: list[tuple[int, str]] = []
         key = msg.norms[k]
-        for end in range(k + 1, min(k + MAX_NGRAM, len(msg.tokens)) + 1):
+        for end in range(k + 1, min(k + lex.MAX_NGRAM, len(msg.tokens)) + 1):
             if end > k + 1:
                 if msg.tokens[end - 1].mention:
                     break
@@ -438,7 +328,7 @@ class Linker:
         chosen = next((i for i in ids if year and self._catalog[i].year == year), None)
         if chosen is None and char_end is None:
             year_end = end
-        chars = msg.chars(start - (start > 0 and msg.norms[start - 1] in _ARTICLES), year_end)
+        chars = msg.chars(start - (start > 0 and msg.norms[start - 1] in lex.ARTICLES), year_end)
         if char_end is not None:
             chars = (chars[0], char_end)
         return _Span("item", start, year_end, (chosen or ids[0],), chars)
@@ -468,7 +358,7 @@ class Linker:
         name = self._surnames.get(msg.norms[k])
         if name is None or not msg.tokens[k].cap or (msg.initial[k] and msg.norms[k] not in self._rare):
             return None
-        if k and msg.norms[k - 1] in _ARTICLES and msg.norms[k] not in self._rare:  # "the Hunter", not "the Nolan"
+        if k and msg.norms[k - 1] in lex.ARTICLES and msg.norms[k] not in self._rare:  # "the Hunter", not "the Nolan"
             return None
         return _Span("person", k, k + 1, (name,), msg.chars(k, k + 1))
 
@@ -476,7 +366,7 @@ class Linker:
         genres = self._genres.get(key)
         if genres is None:
             return None
-        if _key(genres[0]) in _WEAK_GENRES and (end >= len(msg.norms) or msg.norms[end] not in _MOVIE_WORDS):
+        if _key(genres[0]) in lex.WEAK_GENRES and (end >= len(msg.norms) or msg.norms[end] not in lex.MOVIE_WORDS):
             return None
         return _Span("genre", start, end, genres, msg.chars(start, end))
 
@@ -516,7 +406,7 @@ class Linker:
             if found is not None:
                 _add_bound(msg, k, found, result, bounds)
             elif (word := _vague_at(msg.norms, k)) and not _stance(msg, k).negated:
-                year = self._recent_min if word == "recent" else OLD_YEAR_MAX
+                year = self._recent_min if word == "recent" else lex.OLD_YEAR_MAX
                 if year is not None and word not in vague:
                     vague[word] = year
                     kind = "year_min" if word == "recent" else "year_max"
@@ -534,7 +424,7 @@ def _append(values: list[str], value: str) -> None:
 
 
 def _all_capitalised(msg: _Message, start: int, end: int) -> bool:
-    words = [k for k in range(start, end) if msg.norms[k] not in _MINOR]
+    words = [k for k in range(start, end) if msg.norms[k] not in lex.MINOR]
     return bool(words) and all(msg.tokens[k].cap for k in words)
 
 
@@ -543,7 +433,7 @@ def _year_after(msg: _Message, end: int) -> tuple[int | None, int, int | None]:
     if end >= len(msg.tokens):
         return None, end, None
     token = msg.tokens[end]
-    match = _PAREN_YEAR_RE.match(msg.text, msg.tokens[end - 1].end)
+    match = lex.PAREN_YEAR_RE.match(msg.text, msg.tokens[end - 1].end)
     if match and match.start(1) == token.start:
         return int(token.norm), end + 1, match.end()
     if len(token.norm) == 4 and token.norm.isdigit() and not msg.text[msg.tokens[end - 1].end : token.start].strip():
@@ -553,20 +443,20 @@ def _year_after(msg: _Message, end: int) -> tuple[int | None, int, int | None]:
 
 def _quoted(msg: _Message, start: int, end: int) -> bool:
     """The title is written "in quotes", or as ReDial's unresolved "@Title"."""
-    first = start - 1 if start and msg.norms[start - 1] in _ARTICLES else start
+    first = start - 1 if start and msg.norms[start - 1] in lex.ARTICLES else start
     if first != start and msg.text[msg.tokens[first].end : msg.tokens[start].start].strip():
         first = start
     left, right = msg.tokens[first].start - 1, msg.tokens[end - 1].end
     if left >= 0 and msg.text[left] == "@":
         return True
-    return left >= 0 and right < len(msg.text) and msg.text[left] in _QUOTES and msg.text[right] in _QUOTES
+    return left >= 0 and right < len(msg.text) and msg.text[left] in lex.QUOTES and msg.text[right] in lex.QUOTES
 
 
 def _scope(msg: _Message, start: int) -> list[int]:
-    """Free tokens before ``start`` in its clause, nearest first, at most SCOPE units (a span is one unit)."""
+    """Free tokens before ``start`` in its clause, nearest first, at most lex.SCOPE units (a span is one unit)."""
     out: list[int] = []
     k, units = start - 1, 0
-    while k >= 0 and units < SCOPE and msg.clause[k] == msg.clause[start]:
+    while k >= 0 and units < lex.SCOPE and msg.clause[k] == msg.clause[start]:
         if msg.owner[k] >= 0:
             k = msg.owner[k] - 1
         else:
@@ -593,34 +483,34 @@ def _stance(msg: _Message, start: int, item: bool = False) -> _Stance:
     aware, seen = -1, False
     for k in _scope(msg, start):
         word = msg.norms[k]
-        if word in _NEUTRALIZERS:
+        if word in lex.NEUTRALIZERS:
             return _Stance(seen=seen)
-        cue = k if msg.cue[k] else (_cue_near(msg, k) if word in _POSITIVE else -1)
+        cue = k if msg.cue[k] else (_cue_near(msg, k) if word in lex.POSITIVE else -1)
         if cue == k and 0 <= aware - k <= 2:
             return _Stance(unseen=True)
         if cue >= 0:
-            past = word in _PAST or msg.norms[cue] in _PAST or (cue > 0 and msg.norms[cue - 1] == "didn")
+            past = word in lex.PAST or msg.norms[cue] in lex.PAST or (cue > 0 and msg.norms[cue - 1] == "didn")
             return _Stance(negated=True, seen=past)
-        if word in _POSITIVE:
-            return _Stance(seen=seen or word in _PAST)
-        if word in (_AWARE_ITEM if item else _AWARE) and not (k and msg.norms[k - 1] == "you"):
-            aware, seen = k, seen or word in _SEEN
+        if word in lex.POSITIVE:
+            return _Stance(seen=seen or word in lex.PAST)
+        if word in (lex.AWARE_ITEM if item else lex.AWARE) and not (k and msg.norms[k - 1] == "you"):
+            aware, seen = k, seen or word in lex.SEEN
     return _Stance(seen=seen)
 
 
 def _negative_after(msg: _Message, end: int) -> bool:
     """ "X was boring", "X wasn't good", "X sucked" (and not "X was not bad", "want to see X really bad")."""
     linked = False
-    for k in range(end, min(end + SCOPE + 2, len(msg.tokens))):
+    for k in range(end, min(end + lex.SCOPE + 2, len(msg.tokens))):
         if msg.clause[k] != msg.clause[end - 1] or not msg.free(k):
             return False
         word, flipped = msg.norms[k], _cue_near(msg, k) >= end
-        if word in _BAD_VERBS:
+        if word in lex.BAD_VERBS:
             return not flipped
-        linked = linked or word in _COPULAS
-        if linked and word in _NEG_AFTER:
+        linked = linked or word in lex.COPULAS
+        if linked and word in lex.NEG_AFTER:
             return not flipped
-        if linked and word in _POS_AFTER:
+        if linked and word in lex.POS_AFTER:
             return flipped
     return False
 
@@ -628,12 +518,12 @@ def _negative_after(msg: _Message, end: int) -> bool:
 def _decade_at(norms: list[str], k: int) -> tuple[int, int, int] | None:
     """(first year, last year, tokens used) for "80s", "1980s", "80's", "eighties"."""
     word = norms[k]
-    if word in _DECADE_WORDS:
-        return _DECADE_WORDS[word], _DECADE_WORDS[word] + 9, 1
+    if word in lex.DECADE_WORDS:
+        return lex.DECADE_WORDS[word], lex.DECADE_WORDS[word] + 9, 1
     used = 1
     if word.isdigit() and k + 1 < len(norms) and norms[k + 1] == "s":
         word, used = word + "s", 2
-    match = _DECADE_RE.fullmatch(word)
+    match = lex.DECADE_RE.fullmatch(word)
     if not match or not match.group(1).endswith("0"):
         return None
     value = int(match.group(1))
@@ -660,15 +550,15 @@ def _time_cue(norms: list[str], k: int) -> tuple[str, int, int] | None:
     if j < 0:
         return None
     word, prev = norms[j], norms[j - 1] if j else ""
-    if word in _POSSESSIVE:
+    if word in lex.POSSESSIVE:
         return "skip", 0, j
     if word in ("than", "to"):
         word = prev if word == "than" else {"prior": "before", "up": "until"}.get(prev, "")
         j -= 1
-    if word in _LOWER_CUES:
-        return "low", _LOWER_CUES[word], j
-    if word in _UPPER_CUES:
-        return "high", _UPPER_CUES[word], j
+    if word in lex.LOWER_CUES:
+        return "low", lex.LOWER_CUES[word], j
+    if word in lex.UPPER_CUES:
+        return "high", lex.UPPER_CUES[word], j
     return None
 
 
@@ -677,7 +567,7 @@ def _add_bound(msg: _Message, k: int, found: tuple[int, int, int], result: LinkR
     first, last, used = found
     cue = _time_cue(msg.norms, k)
     if cue is not None and cue[0] != "skip" and _stance(msg, cue[2]).negated:  # "nothing older than 1990"
-        cue = _FLIPPED[cue[:2]] + cue[2:]
+        cue = lex.FLIPPED[cue[:2]] + cue[2:]
     text = msg.text[msg.tokens[cue[2] if cue else k].start : msg.tokens[k + used - 1].end]
     if cue is None and first != last and not _stance(msg, k).negated:
         _append(result.decades, f"{first}s")
@@ -695,11 +585,11 @@ def _vague_at(norms: list[str], k: int) -> str | None:
     """ "recent", "new movies", "something newer" -> "recent"; "old movies", "classics" -> "old"."""
     word = norms[k]
     before, after = norms[k - 1] if k else "", norms[k + 1] if k + 1 < len(norms) else ""
-    loose = after in _AGE_NOUNS or before in ("something", "anything")
+    loose = after in lex.AGE_NOUNS or before in ("something", "anything")
     if after == "than":
         return None
-    if word in _RECENT or (word == "new" and after in _AGE_NOUNS) or (word == "recently" and after == "released"):
+    if word in lex.RECENT or (word == "new" and after in lex.AGE_NOUNS) or (word == "recently" and after == "released"):
         return "recent"
-    if word in _OLD or (word == "classic" and before not in _NOT_OLD) or (word in ("old", "older") and loose):
+    if word in lex.OLD or (word == "classic" and before not in lex.NOT_OLD) or (word in ("old", "older") and loose):
         return "old"
     return None

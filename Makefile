@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make run    install everything, build the index on first start, start crs-agent
+#   make run    install everything, build the index on first start, open the web chat on http://127.0.0.1:7860
 #   make test   install everything and run the test suite
 # The first install compiles llama-cpp-python (about 6 minutes on 2 cores); later installs reuse pip's cache.
 
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/crs-agent index
+	$(BIN)/crs-agent ui
 
 index: install
 	$(BIN)/crs-agent index

@@ -10,9 +10,11 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+from urllib.parse import quote
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -27,7 +29,28 @@ from crs_agent.knowledge import Knowledge, Settings, ensure_index
 from crs_agent.tools import Profile, Toolkit
 from crs_agent.tools.linker import Linker
 
-__all__ = ["Recommender", "Reply", "StreamEvent", "Trace"]
+__all__ = ["ProfileField", "Recommender", "Reply", "StreamEvent", "Trace"]
+
+# Profile entries a user can take back with ``Recommender.forget``; "years" clears both year bounds.
+ProfileField = Literal[
+    "liked_ids",
+    "disliked_ids",
+    "seen_ids",
+    "rejected_ids",
+    "genres",
+    "exclude_genres",
+    "people",
+    "exclude_people",
+    "wishes",
+    "years",
+]
+# Which memories stand behind a profile entry: (metadata key, polarity sign).
+_MEMORY_OF_FIELD: dict[str, tuple[str, int]] = {
+    "liked_ids": ("item_id", 1),
+    "disliked_ids": ("item_id", -1),
+    "exclude_genres": ("genre", -1),
+    "exclude_people": ("person", -1),
+}
 
 
 class Trace(BaseModel):
@@ -37,6 +60,7 @@ class Trace(BaseModel):
     verdicts: list[Verdict] = Field(default_factory=list)
     intent: str = ""
     steps: int = 0
+    ranked: list[str] = Field(default_factory=list, description="The whole ranking this turn, best first.")
 
 
 class Reply(BaseModel):
@@ -95,7 +119,7 @@ class Recommender:
 
     @staticmethod
     def _config(user_id: str, thread_id: str) -> dict[str, Any]:
-        return {"configurable": {"thread_id": f"{user_id}::{thread_id}"}, "recursion_limit": 40}
+        return {"configurable": {"thread_id": _thread_key(user_id, thread_id)}, "recursion_limit": 40}
 
     def _reply(self, state: dict[str, Any], user_id: str, thread_id: str, started: float) -> Reply:
         reply = state.get("reply", {})
@@ -104,6 +128,7 @@ class Recommender:
             verdicts=[Verdict.model_validate(v) for v in state.get("verdicts", [])],
             intent=state.get("intent", ""),
             steps=state.get("steps", 0),
+            ranked=list(state.get("ranked", [])),
         )
         return Reply(
             text=reply.get("text", ""),
@@ -180,6 +205,53 @@ class Recommender:
                 self._config(user_id, thread_id), {"profile": profile.model_dump()}, as_node="understand"
             )
 
+    def forget(self, user_id: str, field: ProfileField, value: str = "", thread_id: str | None = None) -> Profile:
+        """Take back one profile entry (a liked item, an excluded genre...): from the user's memory, so new
+        conversations do not bring it back, and from the thread's profile when ``thread_id`` is given.
+
+        Returns the thread's profile after the change (an empty one without ``thread_id``).
+        """
+        if field not in get_args(ProfileField):
+            raise ValueError(f"unknown profile field {field!r}")
+        memory = self.knowledge.memory
+        if field in _MEMORY_OF_FIELD:
+            key, sign = _MEMORY_OF_FIELD[field]
+            ids = [
+                r.id
+                for r in memory.all(user_id)
+                if str(r.meta.get(key, "")) == value and int(r.meta.get("polarity", 0)) * sign > 0
+            ]
+            if ids:
+                memory.collection.delete(ids=ids)
+        if thread_id is None:
+            return Profile()
+        config = self._config(user_id, thread_id)
+        values = self.graph.get_state(config).values
+        if "profile" not in values:
+            return Profile()
+        profile = Profile.model_validate(values["profile"])
+        if field == "years":
+            profile.year_min = profile.year_max = None
+        else:
+            setattr(profile, field, [v for v in getattr(profile, field) if v != value])
+        self.graph.update_state(config, {"profile": profile.model_dump()}, as_node="understand")
+        return profile
+
+    def last_reply(self, user_id: str, thread_id: str = "default") -> Reply | None:
+        """The thread's latest answer with its items and trace (``None`` before the first one): for reopening."""
+        values = self.graph.get_state(self._config(user_id, thread_id)).values
+        if not values.get("reply"):
+            return None
+        return self._reply(values, user_id, thread_id, time.perf_counter()).model_copy(update={"latency_ms": 0.0})
+
+    def record_reply(self, user_id: str, thread_id: str, text: str, item_ids: list[str]) -> None:
+        """Add a recommender turn that this agent did not write (a human recommender in a replayed
+        dialogue, say), so the user's next message is read against it ("seen it", "sounds good")."""
+        reply = {"text": text, "question": False, "items": [], "item_ids": list(item_ids), "notices": []}
+        self.graph.update_state(
+            self._config(user_id, thread_id), {"messages": [AIMessage(content=text)], "reply": reply}, as_node="respond"
+        )
+
     def profile(self, user_id: str, thread_id: str = "default") -> Profile:
         values = self.graph.get_state(self._config(user_id, thread_id)).values
         return Profile.model_validate(values.get("profile", {}))
@@ -190,13 +262,30 @@ class Recommender:
 
     def threads(self, user_id: str) -> list[str]:
         """This user's conversations (only theirs), most recent first."""
-        prefix = f"{user_id}::"
-        seen: dict[str, None] = {}
+        prefix = _thread_key(user_id, "")
+        if isinstance(self.checkpointer, SqliteSaver):  # one indexed query instead of reading every checkpoint
+            with self.checkpointer.cursor(transaction=False) as cur:
+                cur.execute(
+                    "SELECT thread_id FROM checkpoints WHERE substr(thread_id, 1, ?) = ? "
+                    "GROUP BY thread_id ORDER BY max(checkpoint_id) DESC",
+                    (len(prefix), prefix),
+                )
+                return [row[0][len(prefix) :] for row in cur.fetchall()]
+        latest: dict[str, str] = {}  # thread -> newest checkpoint id (time-ordered ids)
         for checkpoint in self.checkpointer.list(None):
-            thread = checkpoint.config["configurable"]["thread_id"]
-            if thread.startswith(prefix):
-                seen.setdefault(thread[len(prefix) :], None)
-        return list(seen)
+            configurable = checkpoint.config["configurable"]
+            thread, checkpoint_id = configurable["thread_id"], str(configurable.get("checkpoint_id", ""))
+            if thread.startswith(prefix) and checkpoint_id > latest.get(thread, ""):
+                latest[thread] = checkpoint_id
+        return [t[len(prefix) :] for t in sorted(latest, key=latest.__getitem__, reverse=True)]
+
+
+def _thread_key(user_id: str, thread_id: str) -> str:
+    """The checkpointer's thread id: the user id percent-encoded (so it holds no ":"), "::", the thread id.
+
+    No choice of user and thread ids can reach another user's thread ("a::b" + "c" is not "a" + "b::c").
+    """
+    return f"{quote(user_id, safe='')}::{thread_id}"
 
 
 def _trace_data(update: Any) -> dict[str, Any]:

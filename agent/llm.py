@@ -28,7 +28,14 @@ from crs_agent.agent.llm_llamacpp import LlamaCppChat, embedded_gguf_path, get_l
 from crs_agent.knowledge.config import Settings
 from crs_agent.knowledge.errors import CrsAgentError, ModelNotFoundError
 
-__all__ = ["StructuredResult", "first_json_object", "make_chat_model", "structured", "structured_result"]
+__all__ = [
+    "StructuredResult",
+    "first_json_object",
+    "make_chat_model",
+    "model_failures",
+    "structured",
+    "structured_result",
+]
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +148,7 @@ def first_json_object(text: str) -> Any:
     raise ValueError(f"no JSON object in the model output: {text[:80]!r}")
 
 
-def _model_failures() -> tuple[type[BaseException], ...]:
+def model_failures() -> tuple[type[BaseException], ...]:
     """Exception types that mean "the model did not deliver": bad output, server down or slow, llama.cpp errors."""
     failures: list[type[BaseException]] = [ValueError, RuntimeError, pydantic.ValidationError, TimeoutError]
     try:
@@ -237,7 +244,7 @@ def structured_result(model: BaseChatModel, schema: type[M], messages: list[Base
             message = model.invoke(_with_json_instruction(messages, schema))
         prompt_tokens, completion_tokens = _usage(message)
         value = schema.model_validate(first_json_object(message.text))
-    except _model_failures() as err:
+    except model_failures() as err:
         reason = f"{type(err).__name__}: {_first_line(err)}"
         log.debug("structured %s failed, caller falls back: %s", schema.__name__, reason)
         return StructuredResult(None, prompt_tokens, completion_tokens, reason)

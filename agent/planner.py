@@ -17,6 +17,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from crs_agent.agent.llm import structured
+from crs_agent.agent.respond import best_question
 from crs_agent.agent.state import Deps, Path, PathStep, State, deps_of
 from crs_agent.tools import Candidate, Explanation, KgResult, Profile
 
@@ -25,6 +26,10 @@ __all__ = ["Decision", "PlanChoice", "available_strategies", "observe", "plan", 
 SEARCH_STRATEGIES = ("describe", "expand", "people", "popular")
 BUS_TARGET = 20  # enough candidates to rank and diversify
 PENDING = "(pending)"
+
+
+# LLM planning calls per turn: each costs about a second on the embedded model; the rest is the policy.
+MAX_LLM_PLAN_CALLS = 2
 
 
 class PlanChoice(BaseModel):
@@ -45,12 +50,12 @@ class Decision(BaseModel):
 def available_strategies(profile: Profile, paths: list[Path], deps: Deps) -> list[str]:
     tried = {p.strategy for p in paths}
     options = []
+    if profile.people and deps.use_kg and "people" not in tried:  # a person the user named: their work first
+        options.append("people")
     if profile.wish_text() and "describe" not in tried:
         options.append("describe")
     if profile.liked_ids and "expand" not in tried:
         options.append("expand")
-    if profile.people and deps.use_kg and "people" not in tried:
-        options.append("people")
     if "popular" not in tried:
         options.append("popular")
     if not deps.multi_path and any(p.strategy in SEARCH_STRATEGIES for p in paths):
@@ -81,7 +86,17 @@ def policy(state: State, deps: Deps, paths: list[Path]) -> Decision:
         return Decision(action="open", strategy="popular", rationale="few candidates: add popular titles in scope")
     if bus and (not state.get("ranked") or _new_since_rank(paths)):
         return Decision(action="rank", strategy="rank", rationale="score every candidate on the bus for this user")
+    if _ask_after_rejection(state, profile, deps):
+        return Decision(action="ask", rationale="the list was turned down: ask what best splits the candidates")
     return Decision(action="answer", rationale="ranked candidates are ready")
+
+
+def _ask_after_rejection(state: State, profile: Profile, deps: Deps) -> bool:
+    """After "not those", while no person the user likes is known, one question about what best separates
+    the candidates (never two in a row)."""
+    if state.get("intent") != "reject" or state.get("reply", {}).get("question") or profile.people:
+        return False
+    return best_question(profile, state.get("ranked", []), deps) is not None
 
 
 def _why(strategy: str, failed: bool, verdicts: list[dict[str, Any]]) -> str:
@@ -101,10 +116,13 @@ def _new_since_rank(paths: list[Path]) -> bool:
 
 def llm_choice(state: State, deps: Deps, paths: list[Path], fallback: Decision) -> Decision:
     """Ask the LLM to pick among the valid options; anything invalid falls back to the policy."""
-    if deps.llm is None or fallback.action == "answer" and state.get("steps", 0) >= deps.step_budget:
-        return fallback
+    if deps.llm is None or fallback.action != "open" or deps.plan_llm_calls >= MAX_LLM_PLAN_CALLS:
+        return fallback  # ranking and answering follow from the state: only which path to open is a choice
     profile = Profile.model_validate(state.get("profile", {}))
     options = available_strategies(profile, paths, deps)
+    if len(options) < 2:
+        return fallback
+    deps.plan_llm_calls += 1
     summary = "\n".join(p.summary() for p in paths) or "none yet"
     prompt = [
         SystemMessage(

@@ -7,6 +7,8 @@ set. Text streams as custom events (``{"token": ...}``) so every backend streams
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -14,10 +16,12 @@ from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
+from crs_agent.agent.llm import model_failures
 from crs_agent.agent.state import Deps, State, deps_of
+from crs_agent.knowledge import Item, KnowledgeGraph, entity_node
 from crs_agent.tools import Profile
 
-__all__ = ["ReplyItem", "clarifying_question", "respond"]
+__all__ = ["ReplyItem", "best_question", "clarifying_question", "respond"]
 
 
 class ReplyItem(BaseModel):
@@ -32,8 +36,54 @@ class ReplyItem(BaseModel):
     entities: list[str]
 
 
-def clarifying_question(profile: Profile, deps: Deps) -> str:
-    """The most useful single question for what the profile is missing."""
+_ASK_ABOUT = {  # attribute -> the question that asks for it
+    "director": "Is there a director whose films you enjoy?",
+    "star": "Is there an actor or actress you'd like to see in it?",
+    "decade": "Do you have a period in mind: the 80s, the 90s, something recent?",
+    "genre": "What genre are you in the mood for?",
+}
+_ROLE_RELATION = {"director": "directed_by", "star": "stars"}
+
+
+def _values(item: Item, kind: str) -> list[str]:
+    if kind == "genre":
+        return item.genres
+    if kind == "decade":
+        return [item.decade] if item.decade else []
+    return item.people.get(kind, [])[:3]
+
+
+def best_question(profile: Profile, ranked: list[str], deps: Deps) -> str | None:
+    """The attribute the user has not given that best splits the top candidates (the least chance that two
+    of them share a value), or ``None`` when there are too few candidates or nothing left to ask."""
+    catalog, kg = deps.toolkit.k.catalog, deps.toolkit.k.kg
+    items = [catalog[i] for i in ranked[:30] if i in catalog]
+    named = {rel for name in profile.people for rel, forward in _relations(kg, name) if not forward}
+    known = {
+        "genre": bool(profile.genres),
+        "decade": profile.year_min is not None or profile.year_max is not None,
+        **{kind: rel in named for kind, rel in _ROLE_RELATION.items()},
+    }
+    agreement = {}
+    for kind in _ASK_ABOUT:
+        counts: Counter[str] = Counter()
+        for item in items:
+            values = _values(item, kind) or [f"?{item.id}"]  # unknown: no evidence of agreement
+            counts.update({v: 1 / len(values) for v in values})
+        if not known[kind] and any(not v.startswith("?") for v in counts):
+            agreement[kind] = sum((c / len(items)) ** 2 for c in counts.values())
+    return min(agreement, key=agreement.__getitem__) if len(items) >= 5 and agreement else None
+
+
+def _relations(kg: KnowledgeGraph, name: str) -> list[tuple[str, bool]]:
+    return [pair for pairs in kg.neighbours(entity_node("person", name)).values() for pair in pairs]
+
+
+def clarifying_question(profile: Profile, deps: Deps, ranked: list[str] | None = None) -> str:
+    """The most useful single question: what best splits the ranked candidates, else what the profile misses."""
+    kind = best_question(profile, ranked or [], deps)
+    if kind:
+        return _ASK_ABOUT[kind]
     if not (profile.liked_ids or profile.genres or profile.wishes):
         return "What's a movie you loved recently, or what are you in the mood for (a genre, a feeling, an actor)?"
     if not profile.liked_ids:
@@ -65,6 +115,17 @@ def _items(state: State, deps: Deps, profile: Profile) -> list[ReplyItem]:
     return items
 
 
+# What a weak model writes instead of an opener: markup, JSON, apologies and talk about "the user".
+_NOT_AN_OPENER = re.compile(
+    r"[{}\[\]<>#*]|\b(sorry|user|users|assist|assistant|AI|language model|as an|I am|I'm|help you)\b", re.IGNORECASE
+)
+
+
+def _first_sentence(text: str) -> str:
+    match = re.match(r"\s*(.+?[.!?])(\s|$)", text.replace("\n", " "))
+    return match.group(1).strip() if match else ""
+
+
 def _opener(deps: Deps, state: State, items: list[ReplyItem]) -> str:
     default = "Here are my picks for you:" if items else ""
     if deps.llm is None or not items:
@@ -72,16 +133,21 @@ def _opener(deps: Deps, state: State, items: list[ReplyItem]) -> str:
     said = state["messages"][-1].content if state.get("messages") else ""
     prompt = [
         SystemMessage(
-            "You are a friendly movie recommender. Write one short sentence introducing the picks. No titles."
+            "You introduce movie picks in one short, warm sentence that echoes what the user asked for. "
+            "Never name a movie or a person."
         ),
-        HumanMessage(f"The user said: {str(said)[:300]}"),
+        HumanMessage("I want something funny for tonight"),
+        AIMessage("Here are a few light, funny picks for a relaxed evening."),
+        HumanMessage(str(said)[:300]),
     ]
     try:
-        lines = str(deps.llm.invoke(prompt).content).strip().splitlines()
-        text = lines[0][:200] if lines else ""
-    except (ValueError, RuntimeError, OSError) as err:
+        raw = str(deps.llm.invoke(prompt, max_tokens=40).content).strip()
+    except (*model_failures(), OSError, TypeError) as err:
         deps.notices.append(f"The language model failed ({type(err).__name__}); answered without it.")
         return default
+    text = _first_sentence(raw)
+    if not text or _NOT_AN_OPENER.search(text) or not 4 <= len(text.split()) <= 25:
+        return default  # not a sentence introducing picks (JSON, markup, meta talk): a small model drifts
     named = deps.linker.link(text)
     allowed = {i.id for i in items}
     if set(named.mentioned_ids) - allowed or named.people:
@@ -101,12 +167,13 @@ def respond(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     deps = deps_of(runtime)
     profile = Profile.model_validate(state.get("profile", {}))
     decision = state.get("decision", {})
-    notices = [*state.get("notices", []), *deps.notices]
     ask = decision.get("action") == "ask" or not state.get("ranked")
     items = [] if ask else _items(state, deps, profile)
-    text = _render("" if ask else _opener(deps, state, items), items, notices)
+    opener = "" if ask else _opener(deps, state, items)  # may add a notice: read the notices after it
+    notices = [*state.get("notices", []), *deps.notices]
+    text = _render(opener, items, notices)
     if ask:
-        text = "\n".join([*notices, clarifying_question(profile, deps)])
+        text = "\n".join([*notices, clarifying_question(profile, deps, state.get("ranked", []))])
     writer = get_stream_writer()
     for start in range(0, len(text), 24):
         writer({"token": text[start : start + 24]})

@@ -117,6 +117,7 @@ class Deps:
     use_memory: bool = True
     llm_critique: bool = False
     notices: list[str] = field(default_factory=list)
+    plan_llm_calls: int = 0  # LLM planning calls made in this run (capped by the planner)
 
 
 # Builds Deps from a JSON context ({"user_id": ..., "top_k": ...}) when the graph is served by LangGraph's

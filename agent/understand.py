@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from crs_agent.agent.llm import structured
 from crs_agent.agent.state import Deps, State, deps_of
+from crs_agent.knowledge.items import normalize_title
 from crs_agent.tools import Profile
 
 __all__ = ["MAX_MESSAGE_CHARS", "LlmReading", "PreferenceUpdate", "clean_message", "understand"]
@@ -127,21 +128,32 @@ def read_with_llm(text: str, deps: Deps, base: PreferenceUpdate) -> PreferenceUp
     if not isinstance(reading, LlmReading):
         return base
     catalog, genres = deps.toolkit.k.catalog, set(deps.toolkit.k.manifest["genres"])
+    said = f" {normalize_title(text)} "
+
+    def grounded(name: str) -> bool:  # the user's own words must contain it: a small model invents titles
+        key = normalize_title(name)
+        return bool(key) and f" {key} " in said
+
+    # the deterministic linker's polarity stands; the LLM only adds what the linker left unclassified
+    taken = {*base.liked_ids, *base.disliked_ids}
 
     def ids(titles: list[str]) -> list[str]:
-        return [catalog.by_title(t)[0].id for t in titles if catalog.by_title(t)]
+        found = [catalog.by_title(t)[0].id for t in titles if grounded(t) and catalog.by_title(t)]
+        return [i for i in found if i not in taken]
 
-    def people(names: list[str]) -> list[str]:
-        return [n for n in names if f"person:{n}" in deps.toolkit.k.kg]
+    def known(names: list[str], against: list[str]) -> list[str]:
+        return [g.lower() for g in names if g.lower() in genres and g.lower() not in against]
 
+    liked, disliked = ids(reading.liked_titles), ids(reading.disliked_titles)
+    wanted, unwanted = known(reading.genres, base.exclude_genres), known(reading.exclude_genres, base.genres)
     merged = base.model_copy(deep=True)
-    merged.liked_ids = _union(base.liked_ids, ids(reading.liked_titles))
-    merged.disliked_ids = _union(base.disliked_ids, ids(reading.disliked_titles))
-    merged.genres = _union(base.genres, [g.lower() for g in reading.genres if g.lower() in genres])
-    merged.exclude_genres = _union(
-        base.exclude_genres, [g.lower() for g in reading.exclude_genres if g.lower() in genres]
-    )
-    merged.people = _union(base.people, people(reading.people))
+    merged.liked_ids = _union(base.liked_ids, [i for i in liked if i not in disliked])
+    merged.disliked_ids = _union(base.disliked_ids, [i for i in disliked if i not in liked])
+    merged.genres = _union(base.genres, [g for g in wanted if g not in unwanted])
+    merged.exclude_genres = _union(base.exclude_genres, [g for g in unwanted if g not in wanted])
+    kg = deps.toolkit.k.kg
+    people = [n for n in reading.people if grounded(n) and f"person:{n}" in kg and n not in base.exclude_people]
+    merged.people = _union(base.people, people)
     if base.intent == "chit-chat" and reading.intent != "chit-chat":
         merged.intent = reading.intent
     return merged

@@ -1,6 +1,6 @@
 """Embedding crs-agent in another app: the typed Python API, then the LangGraph graph as ``langgraph dev`` serves it.
 
-    python docs/examples/embed.py          # uses the CRS_AGENT_* settings (embedded model by default)
+python docs/examples/embed.py          # uses the CRS_AGENT_* settings (embedded model by default)
 """
 
 from __future__ import annotations

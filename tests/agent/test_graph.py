@@ -108,21 +108,49 @@ def test_scripted_llm_fills_preferences_but_cannot_invent_items(tiny_knowledge):
         [
             '{"intent": "ask", "liked_titles": ["The Matrix", "Not A Real Movie"], "disliked_titles": [], '
             '"genres": ["sci-fi", "made-up-genre"], "exclude_genres": ["horror"], "people": ["Nobody Real"]}',
-            *['{"action": "answer", "strategy": "none", "rationale": "done"}'] * 5,
+            *['{"action": "answer", "strategy": "none", "rationale": "done"}'] * 1,
             "Here are a few picks you might enjoy.",
         ]
     )
     rec = Recommender(tiny_knowledge, llm)
     reply = rec.chat("recommend me something", user_id="u", thread_id="t")
     profile = rec.profile("u", "t")
-    assert profile.liked_ids == ["4"] and profile.genres == ["sci-fi"] and profile.exclude_genres == ["horror"]
+    assert profile.genres == ["sci-fi"] and profile.exclude_genres == ["horror"]
+    assert profile.liked_ids == []  # a title the user never said is dropped, even a real one
     assert profile.people == []  # an unknown person is dropped, not trusted
     assert reply.items and all("horror" not in i.genres for i in reply.items)
     assert reply.text.startswith("Here are a few picks you might enjoy.")
     assert any(p.rationale.startswith("[policy]") for p in reply.trace.paths)  # invalid LLM choices fell back
 
 
+def test_llm_cannot_flip_what_the_user_said(tiny_knowledge):
+    llm = ScriptedChatModel(
+        [
+            '{"intent": "answer", "liked_titles": ["the matrix"], "disliked_titles": ["Inception"], '
+            '"genres": [], "exclude_genres": [], "people": []}',
+            *['{"action": "answer", "strategy": "none", "rationale": "done"}'] * 2,
+            "Enjoy these.",
+        ]
+    )
+    rec = Recommender(tiny_knowledge, llm)
+    rec.chat("I loved Inception (2010) and the matrix", user_id="u", thread_id="t")
+    profile = rec.profile("u", "t")
+    assert "1" in profile.liked_ids and "1" not in profile.disliked_ids  # the linker's polarity stands
+    assert "4" in profile.liked_ids  # said by the user: the LLM may add it
+
+
 def test_fake_model_runs_out_loudly(tiny_knowledge):
     rec = Recommender(tiny_knowledge, ScriptedChatModel([]))
     with pytest.raises(ScriptExhausted):
         rec.chat("I loved Inception (2010)", user_id="u", thread_id="t")
+
+
+@pytest.mark.parametrize("sqlite", [False, True])
+def test_thread_ids_never_reach_another_users_thread(tiny_knowledge, tmp_path: Path, sqlite: bool):
+    saver = SqliteSaver(sqlite3.connect(tmp_path / "c.sqlite", check_same_thread=False)) if sqlite else None
+    rec = Recommender(tiny_knowledge, checkpointer=saver)
+    rec.chat("I loved Inception (2010)", user_id="a", thread_id="b::c")
+    assert rec.history("a::b", "c") == []  # the same "a::b::c" string, another user
+    rec.chat("hello", user_id="a::b", thread_id="c")
+    rec.chat("hello", user_id="a", thread_id="second")
+    assert rec.threads("a") == ["second", "b::c"] and rec.threads("a::b") == ["c"] and rec.threads("a:") == []

@@ -18,7 +18,7 @@ __all__ = ["main"]
 
 # Modules with ``add_parser(subparsers, common)`` that register a sub-command whose ``run(args) -> int`` is
 # set with ``set_defaults(run=...)``; they must import heavy dependencies inside ``run`` only.
-_SUBCOMMANDS: tuple[str, ...] = ("crs_agent.ui.cli",)
+_SUBCOMMANDS: tuple[str, ...] = ("crs_agent.evals.cli", "crs_agent.ui.cli")
 
 
 def _settings(args: argparse.Namespace):

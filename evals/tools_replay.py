@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from crs_agent.evals.cases import eval_data
 from crs_agent.knowledge import Knowledge, Settings, ensure_index
 from crs_agent.tools import FEATURES, Profile, RankWeights, Toolkit
 from crs_agent.tools.linker import Linker
@@ -58,10 +59,6 @@ class SystemResult:
 
     def recall(self, k: int) -> float:
         return statistics.fmean(self.hits[k]) if self.hits[k] else 0.0
-
-
-def eval_data(name: str) -> Path:
-    return Path(str(resources.files("crs_agent.evals") / "data" / name))
 
 
 def load_turns(path: Path, knowledge: Knowledge, limit: int | None) -> Iterator[Turn]:

@@ -138,7 +138,7 @@ def read_with_llm(text: str, deps: Deps, base: PreferenceUpdate) -> PreferenceUp
     taken = {*base.liked_ids, *base.disliked_ids}
 
     def ids(titles: list[str]) -> list[str]:
-        found = [catalog.by_title(t)[0].id for t in titles if grounded(t) and catalog.by_title(t)]
+        found = [match[0].id for t in titles if grounded(t) and (match := catalog.by_title(t))]
         return [i for i in found if i not in taken]
 
     def known(names: list[str], against: list[str]) -> list[str]:

@@ -14,7 +14,6 @@ import re
 import resource
 import statistics
 import time
-from importlib import resources
 from pathlib import Path
 
 from langchain_core.callbacks import get_usage_metadata_callback
@@ -22,6 +21,7 @@ from tqdm.auto import tqdm
 
 from crs_agent.agent import Recommender
 from crs_agent.agent.llm import make_chat_model
+from crs_agent.evals.cases import eval_data
 from crs_agent.knowledge import Settings, ensure_index
 
 _MENTION = re.compile(r"@(\d+)")
@@ -29,7 +29,7 @@ _MENTION = re.compile(r"@(\d+)")
 
 def scripted_conversations(n: int, turns: int) -> list[list[str]]:
     """The first ``turns`` seeker messages of the first ``n`` ReDial test dialogues, titles restored."""
-    path = Path(str(resources.files("crs_agent.evals") / "data" / "redial_test_dev.jsonl"))
+    path = eval_data("redial_test_dev.jsonl")
     out = []
     with path.open(encoding="utf-8") as lines:
         for line in lines:

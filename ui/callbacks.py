@@ -7,7 +7,6 @@ keeps ``{"anon": ..., "name": ..., "thread": ...}`` (see :meth:`ChatCallbacks.st
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 import secrets
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crs_agent.agent import Recommender, Reply, Settings, StreamEvent
+from crs_agent.agent.llm import model_failures
 from crs_agent.knowledge import CrsAgentError
 from crs_agent.tools import Profile
 from crs_agent.ui.render import (
@@ -41,17 +41,6 @@ def check_user_id(user_id: str) -> str:
     if not user_id or "::" in user_id or len(user_id) > 80:
         raise ValueError("user_id must be 1-80 characters without '::'")
     return user_id
-
-
-def _model_errors() -> tuple[type[BaseException], ...]:
-    """What a failing LLM backend raises: bad output, a server that is down or slow, llama.cpp errors."""
-    errors: list[type[BaseException]] = [ValueError, RuntimeError, TimeoutError, OSError]
-    for module, name in (("openai", "OpenAIError"), ("httpx", "HTTPError")):
-        try:
-            errors.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            continue
-    return tuple(errors)
 
 
 def _assistant(text: str) -> dict[str, str]:
@@ -85,7 +74,7 @@ class ChatCallbacks:
         self.rec = recommender
         self.settings = settings
         self._rules: Recommender | None = None
-        self._model_errors = _model_errors()
+        self._model_errors = (*model_failures(), OSError)  # what a failing LLM backend raises
 
     # -- who is this? ---------------------------------------------------------------------------
     @staticmethod

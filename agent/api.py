@@ -7,8 +7,9 @@ B's own thread, never A's.
 
 from __future__ import annotations
 
-import sqlite3
+import re
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Literal, get_args
 from urllib.parse import quote
@@ -17,15 +18,18 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
 from crs_agent.agent.graph import build_graph
 from crs_agent.agent.llm import make_chat_model
+from crs_agent.agent.persistence import make_checkpointer, thread_ids
 from crs_agent.agent.respond import ReplyItem
 from crs_agent.agent.state import Deps, Path, Verdict
-from crs_agent.knowledge import Knowledge, Settings, ensure_index
+from crs_agent.agent.understand import clean_message
+from crs_agent.knowledge import Catalog, Knowledge, Settings, ensure_index
+from crs_agent.knowledge.errors import EmptyMessageError
+from crs_agent.knowledge.locks import serve_lock
 from crs_agent.tools import Profile, Toolkit
 from crs_agent.tools.linker import Linker
 
@@ -44,6 +48,7 @@ ProfileField = Literal[
     "wishes",
     "years",
 ]
+_MENTION = re.compile(r"(?<![\w@])@(\d+)\b")  # "@123": a catalog id, as the linker reads it
 # Which memories stand behind a profile entry: (metadata key, polarity sign).
 _MEMORY_OF_FIELD: dict[str, tuple[str, int]] = {
     "liked_ids": ("item_id", 1),
@@ -105,11 +110,32 @@ class Recommender:
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Recommender:
-        """Load (building if needed) the index, the configured LLM and the SQLite conversation store."""
+        """Load (building if needed) the index, the configured LLM and the conversation store
+        (``Settings.checkpoint``: SQLite in the data directory by default).
+
+        With the embedded Chroma store, the data directory is this process's until :meth:`close` or exit:
+        another process gets :class:`~crs_agent.knowledge.errors.DataDirBusyError`, which says how to share.
+        """
         settings = settings or Settings()
-        knowledge = ensure_index(settings)
-        connection = sqlite3.connect(settings.data_dir / "conversations.sqlite", check_same_thread=False)
-        return cls(knowledge, make_chat_model(settings), checkpointer=SqliteSaver(connection), **overrides)
+        lease = serve_lock(settings)  # an embedded Chroma store serves one process: refuse a second one clearly
+        try:
+            knowledge = ensure_index(settings)
+            rec = cls(knowledge, make_chat_model(settings), checkpointer=make_checkpointer(settings), **overrides)
+        except BaseException:
+            if lease is not None:
+                lease.release()
+            raise
+        if lease is not None:
+            rec._release_data_dir = weakref.finalize(rec, lease.release)
+        return rec
+
+    _release_data_dir: weakref.finalize | None = None
+
+    def close(self) -> None:
+        """Let another process serve this data directory (``from_settings`` holds it while the embedded Chroma
+        store is in use; exiting also lets it go). Idempotent; use no other method afterwards."""
+        if self._release_data_dir is not None:
+            self._release_data_dir()
 
     # -- internals ------------------------------------------------------------------------------
     def _deps(self, user_id: str) -> Deps:
@@ -143,22 +169,28 @@ class Recommender:
 
     # -- public ---------------------------------------------------------------------------------
     def chat(self, message: str, user_id: str = "default", thread_id: str = "default") -> Reply:
+        """One turn. An empty message raises :class:`EmptyMessageError` and changes nothing."""
+        message, notices = _prepare_message(message, self.knowledge.catalog)
         started = time.perf_counter()
+        # durability "exit": a turn is stored whole when it ends, so a process killed mid-turn leaves no half turn
         state = self.graph.invoke(
-            {"message": message}, self._config(user_id, thread_id), context=self._deps(user_id), durability="sync"
+            {"message": message}, self._config(user_id, thread_id), context=self._deps(user_id), durability="exit"
         )
-        return self._reply(state, user_id, thread_id, started)
+        return _with_notices(self._reply(state, user_id, thread_id, started), notices)
 
     def stream(self, message: str, user_id: str = "default", thread_id: str = "default") -> Iterator[StreamEvent]:
         """Tokens of the answer as they are produced, a trace event per node, then the typed reply."""
+        message, notices = _prepare_message(message, self.knowledge.catalog)
         started = time.perf_counter()
         config = self._config(user_id, thread_id)
+        if notices:
+            yield StreamEvent(kind="token", text="\n".join(notices) + "\n")
         for mode, chunk in self.graph.stream(
             {"message": message},
             config,
             context=self._deps(user_id),
             stream_mode=["custom", "updates"],
-            durability="sync",
+            durability="exit",
         ):
             if mode == "custom" and "token" in chunk:
                 yield StreamEvent(kind="token", text=chunk["token"])
@@ -166,7 +198,7 @@ class Recommender:
                 for node, update in chunk.items():
                     yield StreamEvent(kind="trace", node=node, data=_trace_data(update))
         state = self.graph.get_state(config).values
-        yield StreamEvent(kind="reply", reply=self._reply(state, user_id, thread_id, started))
+        yield StreamEvent(kind="reply", reply=_with_notices(self._reply(state, user_id, thread_id, started), notices))
 
     async def achat(self, message: str, user_id: str = "default", thread_id: str = "default") -> Reply:
         import asyncio
@@ -263,14 +295,9 @@ class Recommender:
     def threads(self, user_id: str) -> list[str]:
         """This user's conversations (only theirs), most recent first."""
         prefix = _thread_key(user_id, "")
-        if isinstance(self.checkpointer, SqliteSaver):  # one indexed query instead of reading every checkpoint
-            with self.checkpointer.cursor(transaction=False) as cur:
-                cur.execute(
-                    "SELECT thread_id FROM checkpoints WHERE substr(thread_id, 1, ?) = ? "
-                    "GROUP BY thread_id ORDER BY max(checkpoint_id) DESC",
-                    (len(prefix), prefix),
-                )
-                return [row[0][len(prefix) :] for row in cur.fetchall()]
+        found = thread_ids(self.checkpointer, prefix)  # one SQL query on SQLite and PostgreSQL
+        if found is not None:
+            return found
         latest: dict[str, str] = {}  # thread -> newest checkpoint id (time-ordered ids)
         for checkpoint in self.checkpointer.list(None):
             configurable = checkpoint.config["configurable"]
@@ -278,6 +305,29 @@ class Recommender:
             if thread.startswith(prefix) and checkpoint_id > latest.get(thread, ""):
                 latest[thread] = checkpoint_id
         return [t[len(prefix) :] for t in sorted(latest, key=latest.__getitem__, reverse=True)]
+
+
+def _prepare_message(message: str, catalog: Catalog) -> tuple[str, list[str]]:
+    """The text the graph (and so the LLM and the conversation store) gets, and notices for the reply.
+
+    Control characters go (newlines and tabs stay), text that is not valid Unicode is replaced, a message
+    longer than ``MAX_MESSAGE_CHARS`` is cut (and the reply says so), and ``@id`` mentions the catalog does
+    not have are named. Nothing to read raises :class:`EmptyMessageError` before anything is stored.
+    """
+    text, notices = clean_message("" if message is None else str(message))
+    if not text:
+        raise EmptyMessageError()
+    unknown = [i for i in dict.fromkeys(_MENTION.findall(text)) if i not in catalog]
+    if unknown:
+        named = ", ".join(f"@{i}" for i in unknown[:5])
+        notices.append(f"I don't know {named} in this catalog, so I ignored {'it' if len(unknown) == 1 else 'them'}.")
+    return text, notices
+
+
+def _with_notices(reply: Reply, notices: list[str]) -> Reply:
+    if not notices:
+        return reply
+    return reply.model_copy(update={"notices": [*notices, *reply.notices], "text": "\n".join([*notices, reply.text])})
 
 
 def _thread_key(user_id: str, thread_id: str) -> str:

@@ -51,20 +51,23 @@ _REJECTED_STATUS = {400, 404, 415, 422, 500, 501}
 
 @dataclass(frozen=True)
 class StructuredResult(Generic[M]):
-    """``value`` is the validated instance or ``None``; ``error`` says why it is ``None``."""
+    """``value`` is the validated instance or ``None``; ``error`` says why it is ``None``; ``unavailable``
+    means the model gave no answer at all (server down, slow or garbled, model crashed), not a bad one."""
 
     value: M | None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     error: str | None = None
+    unavailable: bool = False
 
 
-def make_chat_model(settings: Settings, *, timeout: float = 30.0) -> BaseChatModel | None:
+def make_chat_model(settings: Settings, *, timeout: float | None = None) -> BaseChatModel | None:
     """The chat model for ``settings.llm_backend``; ``None`` for ``"rules"``.
 
     Loads local models now, so a bad model path fails at start-up with a :class:`CrsAgentError`.
-    ``timeout`` (seconds) applies to the ``openai`` backend's requests.
+    ``timeout`` (seconds, default ``settings.llm_timeout``) applies to the ``openai`` backend's requests.
     """
+    timeout = settings.llm_timeout if timeout is None else timeout
     backend = settings.llm_backend
     if backend == "rules":
         return None
@@ -151,6 +154,9 @@ def first_json_object(text: str) -> Any:
 def model_failures() -> tuple[type[BaseException], ...]:
     """Exception types that mean "the model did not deliver": bad output, server down or slow, llama.cpp errors."""
     failures: list[type[BaseException]] = [ValueError, RuntimeError, pydantic.ValidationError, TimeoutError]
+    # a server answering 200 with something that is not a chat completion (HTML, other JSON): the openai SDK
+    # and langchain-openai fail while reading it with these
+    failures += [TypeError, AttributeError, LookupError]
     try:
         import openai
 
@@ -247,7 +253,8 @@ def structured_result(model: BaseChatModel, schema: type[M], messages: list[Base
     except model_failures() as err:
         reason = f"{type(err).__name__}: {_first_line(err)}"
         log.debug("structured %s failed, caller falls back: %s", schema.__name__, reason)
-        return StructuredResult(None, prompt_tokens, completion_tokens, reason)
+        unavailable = not isinstance(err, ValueError)  # ValueError: it answered, but not with what was asked
+        return StructuredResult(None, prompt_tokens, completion_tokens, reason, unavailable)
     return StructuredResult(value, prompt_tokens, completion_tokens)
 
 

@@ -9,12 +9,13 @@ user id, the hard filters, the excluded items).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage, SystemMessage, ToolMessage
 from langgraph.runtime import Runtime
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, create_model
 
 from crs_agent.agent.llm import structured
 from crs_agent.agent.respond import best_question
@@ -29,15 +30,20 @@ PENDING = "(pending)"
 
 
 # LLM planning calls per turn: each costs about a second on the embedded model; the rest is the policy.
-MAX_LLM_PLAN_CALLS = 2
+MAX_LLM_PLAN_CALLS = 1
 
 
 class PlanChoice(BaseModel):
-    """What the LLM may choose (grammar-constrained)."""
+    """What the LLM may choose: one of the moves valid now (:func:`choice_schema` narrows ``next`` to them,
+    so the grammar admits nothing else). A single short field: every generated token costs time."""
 
-    action: Literal["open", "rank", "ask", "answer"]
-    strategy: Literal["describe", "expand", "people", "popular", "none"] = "none"
-    rationale: str = Field(default="", max_length=80)
+    next: str
+
+
+@functools.cache
+def choice_schema(options: tuple[str, ...]) -> type[PlanChoice]:
+    """``PlanChoice`` with ``next`` restricted to ``options`` (a JSON-schema enum, hence a grammar)."""
+    return create_model("PlanChoice", __base__=PlanChoice, next=(Literal[options], ...))
 
 
 class Decision(BaseModel):
@@ -115,7 +121,8 @@ def _new_since_rank(paths: list[Path]) -> bool:
 
 
 def llm_choice(state: State, deps: Deps, paths: list[Path], fallback: Decision) -> Decision:
-    """Ask the LLM to pick among the valid options; anything invalid falls back to the policy."""
+    """Ask the LLM which path to open next (or to rank what was found) when there is a real choice; the
+    grammar admits only the valid moves, and anything else falls back to the policy."""
     if deps.llm is None or fallback.action != "open" or deps.plan_llm_calls >= MAX_LLM_PLAN_CALLS:
         return fallback  # ranking and answering follow from the state: only which path to open is a choice
     profile = Profile.model_validate(state.get("profile", {}))
@@ -123,34 +130,33 @@ def llm_choice(state: State, deps: Deps, paths: list[Path], fallback: Decision) 
     if len(options) < 2:
         return fallback
     deps.plan_llm_calls += 1
+    moves = (*options, "rank") if state.get("bus") else tuple(options)
     summary = "\n".join(p.summary() for p in paths) or "none yet"
     prompt = [
-        SystemMessage(
-            "You plan a movie recommender's next step. Actions: open (a new search path), rank (score the "
-            "candidates found), ask (one question to the user), answer. Reply in JSON."
-        ),
+        SystemMessage("You choose a movie recommender's next search step. Reply in JSON."),
         HumanMessage(
-            f"Paths so far:\n{summary}\nCandidates found: {len(state.get('bus', {}))}. "
-            f"Strategies not tried: {', '.join(options) or 'none'}. Suggested: {fallback.action} {fallback.strategy}."
+            f"Paths so far:\n{summary}\nCandidates found: {len(state.get('bus', {}))}.\nMoves: "
+            + "; ".join(f"{m}: {_MOVES[m]}" for m in moves)
+            + f".\nSuggested: {fallback.strategy}."
         ),
     ]
-    choice = structured(deps.llm, PlanChoice, prompt)
-    if not isinstance(choice, PlanChoice):
+    choice = structured(deps.llm, choice_schema(moves), prompt)
+    if choice is None or choice.next not in moves:
         return fallback
-    valid = (
-        (choice.action == "open" and choice.strategy in options)
-        or (choice.action == "rank" and bool(state.get("bus")))
-        or (choice.action == "answer" and bool(state.get("ranked")))
-        or (choice.action == "ask" and fallback.action == "ask")
-    )
-    if not valid:
-        return fallback
-    return Decision(
-        action=choice.action,
-        strategy=choice.strategy if choice.action == "open" else choice.action,
-        rationale=choice.rationale or fallback.rationale,
-        source="llm",
-    )
+    if choice.next == "rank":
+        return Decision(action="rank", strategy="rank", rationale="score the candidates found so far", source="llm")
+    verdicts = state.get("verdicts", [])
+    failed = bool(verdicts) and not verdicts[-1]["passed"]
+    return Decision(action="open", strategy=choice.next, rationale=_why(choice.next, failed, verdicts), source="llm")
+
+
+_MOVES = {
+    "describe": "search by what the user described",
+    "expand": "items related to the ones the user liked",
+    "people": "work of the people the user named",
+    "popular": "popular titles that meet the constraints",
+    "rank": "score the candidates found so far",
+}
 
 
 def tool_call_for(decision: Decision, profile: Profile, bus: dict[str, Any], deps: Deps) -> dict[str, Any] | None:

@@ -115,10 +115,16 @@ def _items(state: State, deps: Deps, profile: Profile) -> list[ReplyItem]:
     return items
 
 
-# What a weak model writes instead of an opener: markup, JSON, apologies and talk about "the user".
+# What a weak model writes instead of an opener: markup, JSON, apologies and talk about "the user"; and
+# scores or ratings (only the ranker's calibrated scores are shown, and only on the items).
 _NOT_AN_OPENER = re.compile(
-    r"[{}\[\]<>#*]|\b(sorry|user|users|assist|assistant|AI|language model|as an|I am|I'm|help you)\b", re.IGNORECASE
+    r"[{}\[\]<>#*%]|\d[.,/]\d|\b(sorry|user|users|assist|assistant|AI|language model|as an|I am|I'm|help you)\b"
+    r"|\b(score|scores|scored|scoring|rated|rating|ratings|percent)\b",
+    re.IGNORECASE,
 )
+
+
+_SENTENCE_END = [".", "!", "?", "\n"]
 
 
 def _first_sentence(text: str) -> str:
@@ -141,7 +147,9 @@ def _opener(deps: Deps, state: State, items: list[ReplyItem]) -> str:
         HumanMessage(str(said)[:300]),
     ]
     try:
-        raw = str(deps.llm.invoke(prompt, max_tokens=40).content).strip()
+        # one sentence is all we keep: stop generating at its end (a tiny model would write on to max_tokens)
+        raw = str(deps.llm.invoke(prompt, max_tokens=40, stop=_SENTENCE_END).content).strip()
+        raw = raw if raw[-1:] in ".!?" else f"{raw}."
     except (*model_failures(), OSError, TypeError) as err:
         deps.notices.append(f"The language model failed ({type(err).__name__}); answered without it.")
         return default

@@ -116,6 +116,7 @@ class Deps:
     multi_path: bool = True
     use_memory: bool = True
     llm_critique: bool = False
+    llm_reads_every_message: bool = False  # else the LLM reads only what the linker could not (a strong model: True)
     notices: list[str] = field(default_factory=list)
     plan_llm_calls: int = 0  # LLM planning calls made in this run (capped by the planner)
 

@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
-from crs_agent.agent.llm import structured
+from crs_agent.agent.llm import structured_result
 from crs_agent.agent.state import Deps, State, deps_of
 from crs_agent.knowledge.items import normalize_title
 from crs_agent.tools import Profile
 
-__all__ = ["MAX_MESSAGE_CHARS", "LlmReading", "PreferenceUpdate", "clean_message", "understand"]
+__all__ = [
+    "MAX_MESSAGE_CHARS",
+    "LlmReading",
+    "PreferenceUpdate",
+    "clean_message",
+    "linker_left_gaps",
+    "understand",
+]
 
 MAX_MESSAGE_CHARS = 2000
 Intent = Literal["ask", "answer", "accept", "reject", "chit-chat"]
@@ -51,6 +58,7 @@ class PreferenceUpdate(BaseModel):
     year_min: int | None = None
     year_max: int | None = None
     wish: str = ""
+    mentioned_ids: list[str] = Field(default_factory=list, description="Every item the message names.")
 
     def is_empty(self) -> bool:
         return not any(
@@ -66,15 +74,21 @@ class PreferenceUpdate(BaseModel):
         )
 
 
+# Length bounds become grammar bounds: every generated token costs time, and a tiny model runs on.
+_Title = Annotated[str, StringConstraints(max_length=60)]
+_Genre = Annotated[str, StringConstraints(max_length=20)]
+_Name = Annotated[str, StringConstraints(max_length=40)]
+
+
 class LlmReading(BaseModel):
     """The bounded schema the LLM fills (grammar-constrained): short strings, few items."""
 
     intent: Intent
-    liked_titles: list[str] = Field(default_factory=list, max_length=3)
-    disliked_titles: list[str] = Field(default_factory=list, max_length=3)
-    genres: list[str] = Field(default_factory=list, max_length=3)
-    exclude_genres: list[str] = Field(default_factory=list, max_length=3)
-    people: list[str] = Field(default_factory=list, max_length=2)
+    liked_titles: list[_Title] = Field(default_factory=list, max_length=3)
+    disliked_titles: list[_Title] = Field(default_factory=list, max_length=3)
+    genres: list[_Genre] = Field(default_factory=list, max_length=3)
+    exclude_genres: list[_Genre] = Field(default_factory=list, max_length=3)
+    people: list[_Name] = Field(default_factory=list, max_length=2)
 
 
 def clean_message(text: str) -> tuple[str, list[str]]:
@@ -111,20 +125,37 @@ def read_deterministic(text: str, deps: Deps, has_previous_reply: bool) -> Prefe
         year_min=linked.year_min,
         year_max=linked.year_max,
         wish=text[:300],
+        mentioned_ids=linked.mentioned_ids,
     )
     update.intent = _intent(text, update, has_previous_reply)
     return update
 
 
+def linker_left_gaps(update: PreferenceUpdate) -> bool:
+    """Whether the deterministic reading leaves something for the LLM: titles named without a clear
+    feeling about them, or a message the linker found nothing in (no item, genre, person or year)."""
+    unclassified = set(update.mentioned_ids) - {*update.liked_ids, *update.disliked_ids, *update.seen_ids}
+    return bool(unclassified) or (update.is_empty() and update.intent not in ("accept", "reject"))
+
+
 def read_with_llm(text: str, deps: Deps, base: PreferenceUpdate) -> PreferenceUpdate:
-    """Add what the LLM understood, keeping only names that exist in the catalog or the KG."""
-    if deps.llm is None:
+    """Add what the LLM understood, keeping only names that exist in the catalog or the KG.
+
+    The LLM reads the message only where the linker left gaps (see :func:`linker_left_gaps`), unless
+    ``deps.llm_reads_every_message``: on the embedded model each reading costs about a second, and what it
+    may add is bounded to names the user wrote anyway.
+    """
+    if deps.llm is None or not (deps.llm_reads_every_message or linker_left_gaps(base)):
         return base
     prompt = [
         SystemMessage("Extract the movie preferences in the user's message as JSON. Use only what the user said."),
         HumanMessage(text[:600]),
     ]
-    reading = structured(deps.llm, LlmReading, prompt)
+    result = structured_result(deps.llm, LlmReading, prompt)
+    if result.unavailable:  # down, slow or garbled: the rest of this turn runs on the rules alone, and says so
+        deps.notices.append(f"The language model failed ({(result.error or '').split(':')[0]}); answered without it.")
+        deps.llm = None
+    reading = result.value
     if not isinstance(reading, LlmReading):
         return base
     catalog, genres = deps.toolkit.k.catalog, set(deps.toolkit.k.manifest["genres"])
@@ -229,7 +260,10 @@ def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         profile = Profile.model_validate(state["profile"])
     else:
         profile = profile_from_memory(deps) if deps.use_memory else Profile()
-    update = read_with_llm(text, deps, read_deterministic(text, deps, bool(last_items)))
+    base = read_deterministic(text, deps, bool(last_items))
+    update = read_with_llm(text, deps, base)
+    # the LLM may add wanted genres, never lift an exclusion the user did not lift in their own words
+    update.genres = [g for g in update.genres if g in base.genres or g not in profile.exclude_genres]
     if update.intent == "accept":
         update.liked_ids = _union(update.liked_ids, last_items[:1])
     profile = merge_profile(profile, update, last_items)

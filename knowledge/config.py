@@ -61,6 +61,17 @@ class Settings(BaseSettings):
         default=None, description="GGUF path, model name on an OpenAI-compatible server, or transformers model."
     )
     llm_base_url: str | None = Field(default=None, description="Base URL of an OpenAI-compatible server.")
+    llm_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds an OpenAI-compatible server may take per request before the turn "
+        "falls back to the rules backend.",
+    )
+    checkpoint: str = Field(
+        default="sqlite",
+        description='Where conversations persist: "sqlite" (conversations.sqlite in the data directory), "memory" '
+        '(lost on exit) or a PostgreSQL URL "postgresql://user:password@host:5432/db" (shared by several processes).',
+    )
     debug: bool = False
 
     @field_validator("chroma")
@@ -68,6 +79,13 @@ class Settings(BaseSettings):
     def _check_chroma(cls, value: str) -> str:
         if value != "embedded" and not value.startswith(("http://", "https://")):
             raise ValueError('chroma must be "embedded" or a URL such as "http://127.0.0.1:8000"')
+        return value
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _check_checkpoint(cls, value: str) -> str:
+        if value not in ("sqlite", "memory") and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError('checkpoint must be "sqlite", "memory" or a URL such as "postgresql://host:5432/db"')
         return value
 
     @property

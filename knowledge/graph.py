@@ -9,7 +9,7 @@ through an undirected adjacency view kept beside the graph, which is what makes 
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,12 +141,18 @@ class KnowledgeGraph:
             if other.startswith("item:") and any(relation in (None, r) for r, _ in relations)
         ]
 
-    def items_sharing(self, node: str, relation: str | None = None) -> dict[str, list[tuple[str, str]]]:
-        """Other items that share an entity with ``node``: item -> [(relation, shared entity)]."""
+    def items_sharing(
+        self, node: str, relation: str | None = None, skip: Collection[str] = ()
+    ) -> dict[str, list[tuple[str, str]]]:
+        """Other items that share an entity with ``node``: item -> [(relation, shared entity)].
+
+        ``skip`` names relations not to share through: a genre or a decade links to a share of the whole
+        catalog, so walking it costs time in proportion to the catalog's size.
+        """
         shared: dict[str, list[tuple[str, str]]] = {}
         for entity, relations in self._adj.get(node, {}).items():
             for rel, forward in relations:
-                if not forward or relation not in (None, rel) or entity.startswith("item:"):
+                if not forward or relation not in (None, rel) or rel in skip or entity.startswith("item:"):
                     continue
                 for other in self.items_with(entity, rel):
                     if other != node:

@@ -2,10 +2,10 @@
 
 Layout of a data directory::
 
-    index -> builds/<hash>       symlink, swapped atomically when a build completes
-    builds/<hash>/manifest.json  written last: a build without it never looks valid
-    builds/<hash>/catalog.jsonl, kg.pkl, collab_*.npz, vectors.npy
-    chroma/                      embedded Chroma: items-<hash> collections and the users' memory
+    index -> builds/<hash>-<id>          symlink, swapped atomically when a build completes
+    builds/<hash>-<id>/manifest.json     written last: a build without it never looks valid
+    builds/<hash>-<id>/catalog.jsonl, kg.pkl, collab_*.npz, vectors.npy
+    chroma/                              embedded Chroma: items-<hash>-<id> collections and the users' memory
 
 A build is idempotent: the manifest records a hash of the inputs (data files, embedder, schema
 version), and a second run with the same inputs does nothing.
@@ -16,7 +16,9 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
+import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.api.types import Documents, EmbeddingFunction
+from chromadb.errors import ChromaError
 from tqdm.auto import tqdm
 
 from crs_agent.knowledge.collab import CollaborativeSignals
@@ -36,9 +40,12 @@ from crs_agent.knowledge.errors import IndexBusyError, IndexIncompleteError, Ind
 from crs_agent.knowledge.graph import KnowledgeGraph
 from crs_agent.knowledge.items import Catalog
 from crs_agent.knowledge.loaders import BadRow, SourceData, load_source, source_fingerprint
+from crs_agent.knowledge.locks import serving
 from crs_agent.knowledge.stores import ItemStore, MemoryStore, item_metadata, make_client
 
 __all__ = ["BuildReport", "Knowledge", "build_index", "ensure_index", "index_status", "load_knowledge"]
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 _FILES = ("catalog.jsonl", "kg.pkl", "collab_ids.json", "collab_ratings.npz", "collab_sessions.npz", "vectors.npy")
@@ -131,20 +138,23 @@ def build_index(
     """Build (or confirm up to date) the index for ``settings.catalog`` in ``settings.data_dir``."""
     embedder = embedder or make_embedder(settings.embedding_model)
     with _build_lock(settings.data_dir):
+        _set_aside_unreadable_store(settings)
         source = load_source(settings.catalog, strict=strict)
         digest = _input_hash(source.fingerprint, embedder)
         current = _manifest_or_none(settings)
         if not rebuild and current and current.get("input_hash") == digest and _is_complete(settings, current):
             return BuildReport(False, settings.index_dir, current, source.bad_rows)
-        started = time.perf_counter()
-        build_dir = settings.data_dir / "builds" / f"{digest}-{os.getpid()}"
-        shutil.rmtree(build_dir, ignore_errors=True)
-        build_dir.mkdir(parents=True)
-        manifest = _build_into(build_dir, settings, source, embedder, digest, progress)
-        manifest["build_seconds"] = round(time.perf_counter() - started, 2)
-        _write_json(build_dir / "manifest.json", manifest)
-        _swap(settings, build_dir)
-        _drop_stale(settings, build_dir, manifest["items_collection"])
+        with serving(settings):  # never rewrite an embedded Chroma store that another process serves
+            started = time.perf_counter()
+            # A name no earlier build used: the index being replaced keeps its files (and, embedded, its Chroma
+            # collection) until the new one is complete and swapped in, so a killed build leaves it serving.
+            build_dir = settings.data_dir / "builds" / f"{digest}-{secrets.token_hex(4)}"
+            build_dir.mkdir(parents=True)
+            manifest = _build_into(build_dir, settings, source, embedder, digest, progress)
+            manifest["build_seconds"] = round(time.perf_counter() - started, 2)
+            _write_json(build_dir / "manifest.json", manifest)
+            _swap(settings, build_dir)
+            _drop_stale(settings, build_dir, manifest["items_collection"], replaced=current)
         return BuildReport(True, settings.index_dir, manifest, source.bad_rows)
 
 
@@ -171,18 +181,9 @@ def _build_into(
     vectors = _embed(catalog, embedder, settings.data_dir / "cache", steps)
     np.save(build_dir / "vectors.npy", vectors)
     steps.set_postfix_str("chroma")
-    name = f"items-{digest}"
-    store = ItemStore.create(make_client(settings.chroma, settings.chroma_dir), name, embedder)
-    genres = catalog.genres()
-    items = list(catalog)
-    for start in range(0, len(items), 2000):
-        batch = items[start : start + 2000]
-        store.add(
-            [i.id for i in batch],
-            [i.document() for i in batch],
-            vectors[start : start + len(batch)],
-            [item_metadata(i, genres) for i in batch],
-        )
+    name = f"items-{digest}" if settings.chroma != "embedded" else f"items-{build_dir.name}"  # see _fill_items
+    client = make_client(settings.chroma, settings.chroma_dir)
+    _fill_items(client, name, catalog, vectors, embedder, shared=settings.chroma != "embedded")
     steps.update(2)
     steps.close()
     return {
@@ -195,13 +196,39 @@ def _build_into(
         "items_collection": name,
         "items": len(catalog),
         "items_with_facts": sum(item.has_facts for item in catalog),
-        "genres": genres,
+        "genres": catalog.genres(),
         "kg": kg.stats(),
         "collab": collab.stats(),
         "bad_rows": len(source.bad_rows),
         "files": list(_FILES),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def _fill_items(
+    client: Any,
+    name: str,
+    catalog: Catalog,
+    vectors: np.ndarray,
+    embedder: EmbeddingFunction[Documents],
+    *,
+    shared: bool,
+) -> None:
+    """Fill the ``items-<hash>`` collection. On a server (``shared``) a complete collection of the same inputs
+    is kept as it is: another data directory (another app machine) may be searching it right now."""
+    if shared and name in _collection_names(client) and ItemStore(client, name, embedder).count() == len(catalog):
+        return
+    store = ItemStore.create(client, name, embedder)
+    genres = catalog.genres()
+    items = list(catalog)
+    for start in range(0, len(items), 2000):
+        batch = items[start : start + 2000]
+        store.add(
+            [i.id for i in batch],
+            [i.document() for i in batch],
+            vectors[start : start + len(batch)],
+            [item_metadata(i, genres) for i in batch],
+        )
 
 
 def _embed(catalog: Catalog, embedder: EmbeddingFunction[Documents], cache_dir: Path, steps: tqdm) -> np.ndarray:
@@ -229,14 +256,21 @@ def _swap(settings: Settings, build_dir: Path) -> None:
     os.replace(tmp_link, link)
 
 
-def _drop_stale(settings: Settings, keep_dir: Path, keep_collection: str) -> None:
+def _drop_stale(settings: Settings, keep_dir: Path, keep_collection: str, replaced: dict[str, Any] | None) -> None:
+    """Remove older builds. The embedded store belongs to this data directory: every other ``items-*`` goes.
+    A server is shared with other data directories: only the collection this build replaced goes."""
     for old in (settings.data_dir / "builds").iterdir():
         if old != keep_dir:
             shutil.rmtree(old, ignore_errors=True)
     client = make_client(settings.chroma, settings.chroma_dir)
-    for name in _collection_names(client):
-        if name.startswith("items-") and name != keep_collection:
-            client.delete_collection(name)
+    names = _collection_names(client)
+    if settings.chroma == "embedded":
+        stale = [name for name in names if name.startswith("items-") and name != keep_collection]
+    else:
+        previous = (replaced or {}).get("items_collection")
+        stale = [previous] if previous in names and previous != keep_collection else []
+    for name in stale:
+        client.delete_collection(name)
 
 
 def _collection_names(client: Any) -> list[str]:
@@ -257,9 +291,44 @@ def _check_complete(settings: Settings, manifest: dict[str, Any]) -> None:
         raise IndexIncompleteError(settings.index_dir, f"missing {', '.join(missing)}")
     if manifest.get("chroma") != settings.chroma:
         raise IndexIncompleteError(settings.index_dir, f"built for Chroma {manifest.get('chroma')!r}")
-    client = make_client(settings.chroma, settings.chroma_dir)
-    if manifest["items_collection"] not in _collection_names(client):
+    try:
+        names = _store_names(settings)
+    except ChromaError as err:  # e.g. chroma.sqlite3 overwritten or truncated: "file is not a database"
+        raise IndexIncompleteError(settings.index_dir, f"the Chroma store cannot be read: {err}") from err
+    if manifest["items_collection"] not in names:
         raise IndexIncompleteError(settings.index_dir, f"Chroma has no collection {manifest['items_collection']}")
+
+
+def _store_names(settings: Settings) -> list[str]:
+    """The collections in the Chroma store; ``ChromaError`` when it cannot be read."""
+    try:
+        return _collection_names(make_client(settings.chroma, settings.chroma_dir))
+    except ChromaError:
+        # Chroma 1.5 keeps a store that failed to open cached for its path, and every later client there
+        # fails with AttributeError: forget it, so the next open (after a rebuild) starts afresh.
+        SharedSystemClient._identifier_to_system.pop(str(settings.chroma_dir), None)
+        raise
+
+
+def _set_aside_unreadable_store(settings: Settings) -> None:
+    """An embedded Chroma store that cannot be opened is renamed (kept for inspection) so a build can start
+    a new one; the users' memory in it does not carry over, and the log says so."""
+    if settings.chroma != "embedded" or not settings.chroma_dir.exists():
+        return
+    try:
+        _store_names(settings)
+    except ChromaError as err:
+        store = settings.chroma_dir
+        aside = store.with_name(f"{store.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+        store.rename(aside)
+        note = "users' memory in it is not carried over"
+        log.warning(
+            "The Chroma store in %s cannot be read (%s): moved it to %s, building a new one (%s).",
+            store,
+            err,
+            aside,
+            note,
+        )
 
 
 def index_status(settings: Settings) -> str:

@@ -7,6 +7,7 @@ function. Every memory query is filtered by ``user_id``: one user never sees ano
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from chromadb.api import ClientAPI
 from chromadb.api.types import Documents, EmbeddingFunction
 from chromadb.config import Settings as ChromaSettings
 
+from crs_agent.knowledge.errors import VectorStoreUnavailableError
 from crs_agent.knowledge.items import Item
 
 __all__ = ["ItemStore", "MemoryRecord", "MemoryStore", "genre_key", "item_metadata", "make_client"]
@@ -28,17 +30,29 @@ MEMORY_COLLECTION = "memory"
 
 def make_client(chroma: str, path: Path) -> ClientAPI:
     """An embedded client at ``path`` or an HTTP client for ``chroma`` = ``http://host:port``."""
-    settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
     if chroma == "embedded":
         path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=settings)
+        return chromadb.PersistentClient(
+            path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True)
+        )
+    return _http_client(chroma)
+
+
+@functools.lru_cache(maxsize=16)
+def _http_client(chroma: str) -> ClientAPI:
+    """One client per server and process: each new one sets up TLS and asks the server for its tenant."""
     url = urlparse(chroma)
-    return chromadb.HttpClient(
-        host=url.hostname or "127.0.0.1",
-        port=url.port or (443 if url.scheme == "https" else 8000),
-        ssl=url.scheme == "https",
-        settings=settings,
-    )
+    try:
+        return chromadb.HttpClient(
+            host=url.hostname or "127.0.0.1",
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True),
+        )
+    except ValueError as err:  # chromadb: "Could not connect to a Chroma server. Are you sure it is running?"
+        if "connect" not in str(err):
+            raise
+        raise VectorStoreUnavailableError(chroma) from err
 
 
 def genre_key(genre: str) -> str:
@@ -62,6 +76,7 @@ class ItemStore:
     def __init__(self, client: ClientAPI, name: str, embedder: EmbeddingFunction[Documents]) -> None:
         self.embedder = embedder
         self.collection = client.get_collection(name, embedding_function=embedder)
+        self._count: int | None = None  # Chroma counts by scanning (10 ms at 100k items); a built index never changes
 
     @classmethod
     def create(cls, client: ClientAPI, name: str, embedder: EmbeddingFunction[Documents]) -> ItemStore:
@@ -74,9 +89,12 @@ class ItemStore:
 
     def add(self, ids: list[str], documents: list[str], vectors: Any, metadatas: list[dict[str, Any]]) -> None:
         self.collection.add(ids=ids, documents=documents, embeddings=vectors, metadatas=metadatas)
+        self._count = None
 
     def count(self) -> int:
-        return self.collection.count()
+        if self._count is None:
+            self._count = self.collection.count()
+        return self._count
 
     def search(
         self,

@@ -416,6 +416,19 @@ class Linker:
         highs = [*bounds[1], *decades[1:]] or [vague[w] for w in ("old",) if w in vague]
         result.year_min = max(lows) if lows else None
         result.year_max = min(highs) if highs else None
+        if result.year_min is not None and result.year_max is not None and result.year_min > result.year_max:
+            _keep_last_bound(result, decades)  # "the 20s... no, after 2000": bounds that cannot both hold
+
+
+def _keep_last_bound(result: LinkResult, decades: list[int]) -> None:
+    """Contradictory year bounds: the one stated last stands (a decade sets both), the other is dropped."""
+    last = next(kind for kind, _, _ in reversed(result.spans) if kind in ("year_min", "year_max", "decade"))
+    if last == "decade":
+        result.year_min, result.year_max = decades[0], decades[1]
+    elif last == "year_min":
+        result.year_max = None
+    else:
+        result.year_min = None
 
 
 def _append(values: list[str], value: str) -> None:

@@ -2,11 +2,14 @@
 
 Hard constraints filter (an item that fails :meth:`ItemFilter.accepts` is never returned); soft wishes
 only rank. Retrieval post-filters an over-fetched unfiltered Chroma query (fast, since most filters drop
-few items) and falls back to a Chroma ``where`` query when too few survive.
+few items; widened once) and falls back to a Chroma ``where`` query when too few survive.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from crs_agent.knowledge import ItemFilter, Knowledge, item_node, normalize_title
@@ -40,19 +43,31 @@ class Retriever:
     def semantic(self, query: str, flt: ItemFilter, k: int) -> list[Candidate]:
         vector = self.k.embedder([query])[0]
         allowed = self._people_ids(flt)
-        if allowed is not None:
-            hits = self.k.items.search(vector=vector, k=k + len(flt.exclude_ids), ids=allowed)
-        else:
-            hits = self.k.items.search(vector=vector, k=3 * k + len(flt.exclude_ids))
-            if sum(flt.accepts(self.k.catalog[i]) for i, _ in hits) < k:
-                where = flt.where(self.k.manifest["genres"])
-                hits = self.k.items.search(vector=vector, k=k + len(flt.exclude_ids), where=where)
+        hits = self._exact(vector, allowed) if allowed is not None else self._post_filtered(vector, flt, k)
         out = []
         for item_id, sim in hits:
             item = self.k.catalog[item_id]
             if flt.accepts(item):
                 out.append(Candidate.of(item, sim, "retrieve_candidates:semantic", semantic=round(sim, 4)))
         return out[:k]
+
+    def _post_filtered(self, vector: Any, flt: ItemFilter, k: int) -> list[tuple[str, float]]:
+        """Unfiltered vector hits, over-fetched (then widened once) so that ``k`` pass ``flt``; Chroma's ``where``
+        only when the filter keeps very few items, as it scans the metadata (0.1-0.5 s at 100k items)."""
+        where = flt.where(self.k.manifest["genres"])  # first: it rejects a genre the catalog does not have
+        for fetch in (3 * k, 30 * k):
+            hits = self.k.items.search(vector=vector, k=fetch + len(flt.exclude_ids))
+            if len(hits) < fetch + len(flt.exclude_ids) or sum(flt.accepts(self.k.catalog[i]) for i, _ in hits) >= k:
+                return hits
+        return self.k.items.search(vector=vector, k=k + len(flt.exclude_ids), where=where)
+
+    def _exact(self, vector: Any, ids: list[str]) -> list[tuple[str, float]]:
+        """Cosine similarity of every item in ``ids`` (a few people's credits), best first, from the index's
+        normalised vectors: exact, and cheaper than Chroma's id-restricted query, which scans the collection."""
+        if not ids:
+            return []
+        sims = self.k.vectors[[self.k.row[i] for i in ids]] @ np.asarray(vector, dtype=np.float32)
+        return [(ids[n], float(sims[n])) for n in np.argsort(-sims, kind="stable")]
 
     def _people_ids(self, flt: ItemFilter) -> list[str] | None:
         """Items crediting every required person (via the KG), or None when no person is required."""
@@ -86,7 +101,7 @@ class Retriever:
                 add(other, "collab_ratings", sim)
             for other, sim in self.k.collab.neighbours(liked, "sessions").items():
                 add(other, "collab_sessions", sim)
-            for other, shared in self.k.kg.items_sharing(item_node(liked)).items():
+            for other, shared in self.k.kg.items_sharing(item_node(liked), skip=_BROAD).items():
                 weight = sum(RELATION_WEIGHTS.get(rel, 0.5) for rel, _ in shared if rel not in _BROAD)
                 if weight:
                     add(other.removeprefix("item:"), "kg", weight)

@@ -17,6 +17,7 @@ from typing import Any
 from crs_agent.agent import Recommender, Reply, Settings, StreamEvent
 from crs_agent.agent.llm import model_failures
 from crs_agent.knowledge import CrsAgentError
+from crs_agent.knowledge.errors import EmptyMessageError
 from crs_agent.tools import Profile
 from crs_agent.ui.render import (
     STATUS_OF_NODE,
@@ -164,6 +165,8 @@ class ChatCallbacks:
         """The turn's stream; if the LLM backend fails, the turn is answered again by the rules backend."""
         try:
             yield from self.rec.stream(message, user_id, thread_id)
+        except CrsAgentError:
+            raise  # ours (an empty message, a broken index) says what to do; another backend would not help
         except self._model_errors as err:
             if self.rec.llm is None:
                 raise
@@ -185,8 +188,9 @@ class ChatCallbacks:
 
     def send(self, message: str, user_id: str, thread_id: str) -> Iterator[View]:
         """A message: the answer streams into the chat, then the items, trace, profile and threads refresh."""
-        message = message.strip()
+        message = (message or "").strip()
         if not message:
+            yield View(notice=str(EmptyMessageError()))
             return
         if not user_id:  # the page's load event has not answered yet
             yield View(notice="The page is still loading: send your message again in a moment.")

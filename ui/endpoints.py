@@ -52,7 +52,8 @@ def register_api(callbacks: ChatCallbacks) -> None:
 
     def feedback(user_id: str, item_id: str, liked: bool, thread_id: str = "default") -> dict[str, Any]:
         """Thumbs up (liked=true) or down on an item; remembered for the user. Returns the updated profile."""
-        rec.feedback(check_user_id(user_id), item_id, liked, thread_id)
+        user_id = check_user_id(user_id)
+        rec.feedback(user_id, item_id, liked, thread_id)
         return rec.profile(user_id, thread_id).model_dump(mode="json")
 
     def profile(user_id: str, thread_id: str = "default") -> dict[str, Any]:

@@ -132,11 +132,34 @@ def test_llm_cannot_flip_what_the_user_said(tiny_knowledge):
             "Enjoy these.",
         ]
     )
-    rec = Recommender(tiny_knowledge, llm)
+    rec = Recommender(tiny_knowledge, llm, llm_reads_every_message=True)
     rec.chat("I loved Inception (2010) and the matrix", user_id="u", thread_id="t")
     profile = rec.profile("u", "t")
     assert "1" in profile.liked_ids and "1" not in profile.disliked_ids  # the linker's polarity stands
     assert "4" in profile.liked_ids  # said by the user: the LLM may add it
+
+
+def test_llm_reads_only_what_the_linker_left(tiny_knowledge):
+    # everything in this message is linked with a clear polarity: no LLM reading (one plan call, the opener)
+    plan = '{"action": "answer", "strategy": "none", "rationale": "done"}'
+    llm = ScriptedChatModel([plan, "Here are some picks for you."])
+    rec = Recommender(tiny_knowledge, llm)
+    reply = rec.chat("I loved Inception, no horror please", user_id="u", thread_id="t")
+    assert reply.items and reply.text.startswith("Here are some picks for you.")
+    assert not any("Extract" in str(call[0].content) for call in llm.calls)
+    # a message the linker finds nothing in is a gap: the LLM reads it (and may add a real genre)
+    llm = ScriptedChatModel(
+        [
+            '{"intent": "ask", "liked_titles": [], "disliked_titles": [], "genres": ["comedy"], '
+            '"exclude_genres": [], "people": []}',
+            plan,
+            "Here are some picks for you.",
+        ]
+    )
+    rec = Recommender(tiny_knowledge, llm)
+    rec.chat("something to cheer me up tonight", user_id="v", thread_id="t")
+    assert "Extract" in str(llm.calls[0][0].content)
+    assert rec.profile("v", "t").genres == ["comedy"]
 
 
 def test_fake_model_runs_out_loudly(tiny_knowledge):
@@ -154,3 +177,14 @@ def test_thread_ids_never_reach_another_users_thread(tiny_knowledge, tmp_path: P
     rec.chat("hello", user_id="a::b", thread_id="c")
     rec.chat("hello", user_id="a", thread_id="second")
     assert rec.threads("a") == ["second", "b::c"] and rec.threads("a::b") == ["c"] and rec.threads("a:") == []
+
+
+def test_llm_plan_choice_is_followed_and_bounded(tiny_knowledge):
+    # the planner asks once per turn; a valid choice is followed and recorded as the LLM's
+    llm = ScriptedChatModel(['{"next": "popular"}', "Here are some picks for you."])
+    rec = Recommender(tiny_knowledge, llm)
+    reply = rec.chat("I loved Inception, something mind-bending", user_id="u", thread_id="t")
+    first = reply.trace.paths[0]
+    assert first.strategy == "popular" and first.rationale.startswith("[llm]")
+    assert sum("next search step" in str(call[0].content) for call in llm.calls) == 1
+    assert reply.items

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
-import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
@@ -23,6 +19,7 @@ from crs_agent.agent.llm import first_json_object, make_chat_model, structured, 
 from crs_agent.agent.llm_llamacpp import LlamaCppChat, embedded_gguf_path, get_llama, loaded_models
 from crs_agent.knowledge.config import Settings
 from crs_agent.knowledge.errors import CrsAgentError, ModelNotFoundError
+from tests.servers import free_port, stop, wait_until_up
 
 
 class Pick(BaseModel):
@@ -52,12 +49,6 @@ def _settings(**fields: object) -> Settings:
     base: dict[str, object] = {"llm_backend": "llama_cpp", "llm_model": None, "llm_base_url": None}
     base.update(fields)
     return Settings(**base)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- configuration, no model -------------------------------------------------------------------------------
@@ -201,39 +192,20 @@ def test_concurrent_calls_are_serialised(llama_chat: LlamaCppChat) -> None:
 # --- openai backend against a real llama-cpp-python server -------------------------------------------------
 
 
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
-    raise RuntimeError(f"llama_cpp.server did not answer {url} within {seconds:.0f} s")
-
-
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if importlib.util.find_spec("sse_starlette") is None or importlib.util.find_spec("starlette_context") is None:
         pytest.skip('needs the server extras: pip install "llama-cpp-python[server]"')
-    port = _free_port()
+    port = free_port()
     log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
     args = ["--model", str(embedded_gguf_path()), "--host", "127.0.0.1", "--port", str(port)]
     args += ["--n_ctx", "2048", "--n_threads", "2", "--verbose", "False"]
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", *args], stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_until_up(f"http://127.0.0.1:{port}/v1/models", proc, 60)
+        wait_until_up(f"http://127.0.0.1:{port}/v1/models", proc, 60)
         yield f"http://127.0.0.1:{port}/v1"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)
         log.close()
 
 
@@ -250,7 +222,7 @@ def test_openai_backend_against_a_real_server(llama_server: str) -> None:
 
 
 def test_openai_backend_with_the_server_down_returns_none() -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     model = make_chat_model(_settings(llm_backend="openai", llm_base_url=url), timeout=2)
     assert model is not None
     result = structured_result(model, Pick, [HumanMessage(content="anything")])

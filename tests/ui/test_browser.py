@@ -11,7 +11,6 @@ import json
 import os
 import queue
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TINY_MOVIES
+from tests.servers import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -55,12 +55,6 @@ def _require_browser() -> None:
         pytest.skip(missing)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``crs-agent ui`` as a user starts it: the index does not exist yet and is built first."""
@@ -75,7 +69,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "HF_HUB_OFFLINE": "1",
         "GRADIO_ANALYTICS_ENABLED": "False",
     }
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "crs_agent.agent", "ui", "--backend", "rules", "--port", str(port)]
     command += ["--data-dir", str(root / "data"), "--catalog", str(catalog)]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

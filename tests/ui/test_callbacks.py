@@ -66,7 +66,8 @@ def test_a_turn_streams_then_shows_cards_trace_profile_and_the_thread(ui: ChatCa
 
 
 def test_an_empty_message_does_nothing_and_an_early_one_is_refused(ui: ChatCallbacks, rec: Recommender):
-    assert _turn(ui, "   ", "ana", "t1") == []
+    empty = _turn(ui, "   ", "ana", "t1")
+    assert len(empty) == 1 and empty[0].notice.startswith("Your message is empty") and empty[0].messages is None
     assert rec.threads("ana") == []
     early = _turn(ui, ASK, "", "")  # sent before the page's load event gave the browser a user
     assert len(early) == 1 and early[0].notice.startswith("The page is still loading") and early[0].messages is None

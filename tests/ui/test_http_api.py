@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -11,12 +10,7 @@ from gradio_client.exceptions import AppError
 
 from crs_agent.agent import Recommender
 from crs_agent.ui.app import build_app, launch_app
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import free_port
 
 
 @pytest.fixture

@@ -7,10 +7,12 @@ B's own thread, never A's.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal, get_args
 from urllib.parse import quote
 
@@ -28,12 +30,14 @@ from crs_agent.agent.respond import ReplyItem
 from crs_agent.agent.state import Deps, Path, Verdict
 from crs_agent.agent.understand import clean_message
 from crs_agent.knowledge import Catalog, Knowledge, Settings, ensure_index
-from crs_agent.knowledge.errors import EmptyMessageError
+from crs_agent.knowledge.errors import CrsAgentError, EmptyMessageError
 from crs_agent.knowledge.locks import serve_lock
 from crs_agent.tools import Profile, Toolkit
 from crs_agent.tools.linker import Linker
 
 __all__ = ["ProfileField", "Recommender", "Reply", "StreamEvent", "Trace"]
+
+log = logging.getLogger(__name__)
 
 # Profile entries a user can take back with ``Recommender.forget``; "years" clears both year bounds.
 ProfileField = Literal[
@@ -167,15 +171,35 @@ class Recommender:
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
         )
 
+    @contextmanager
+    def _whole_turn(self, config: dict[str, Any]) -> Iterator[None]:
+        """Leave the thread as it was when the turn raises: LangGraph stores the steps that ran before an
+        error, which would leave a message without its answer. The thread's previous checkpoint becomes its
+        head again (LangGraph's ``__copy__`` fork); a thread the turn started is deleted."""
+        before = self.graph.get_state(config).config
+        try:
+            yield
+        except BaseException:
+            try:
+                after = self.graph.get_state(config).config
+                if after["configurable"].get("checkpoint_id") != before["configurable"].get("checkpoint_id"):
+                    if before["configurable"].get("checkpoint_id"):
+                        self.graph.update_state(before, None, as_node="__copy__")
+                    else:
+                        self.checkpointer.delete_thread(config["configurable"]["thread_id"])
+            except CrsAgentError:  # the store itself failed (busy, unreachable): the turn's own error is the news
+                log.warning("could not take back the failed turn", exc_info=True)
+            raise
+
     # -- public ---------------------------------------------------------------------------------
     def chat(self, message: str, user_id: str = "default", thread_id: str = "default") -> Reply:
         """One turn. An empty message raises :class:`EmptyMessageError` and changes nothing."""
         message, notices = _prepare_message(message, self.knowledge.catalog)
         started = time.perf_counter()
+        config = self._config(user_id, thread_id)
         # durability "exit": a turn is stored whole when it ends, so a process killed mid-turn leaves no half turn
-        state = self.graph.invoke(
-            {"message": message}, self._config(user_id, thread_id), context=self._deps(user_id), durability="exit"
-        )
+        with self._whole_turn(config):
+            state = self.graph.invoke({"message": message}, config, context=self._deps(user_id), durability="exit")
         return _with_notices(self._reply(state, user_id, thread_id, started), notices)
 
     def stream(self, message: str, user_id: str = "default", thread_id: str = "default") -> Iterator[StreamEvent]:
@@ -185,18 +209,19 @@ class Recommender:
         config = self._config(user_id, thread_id)
         if notices:
             yield StreamEvent(kind="token", text="\n".join(notices) + "\n")
-        for mode, chunk in self.graph.stream(
-            {"message": message},
-            config,
-            context=self._deps(user_id),
-            stream_mode=["custom", "updates"],
-            durability="exit",
-        ):
-            if mode == "custom" and "token" in chunk:
-                yield StreamEvent(kind="token", text=chunk["token"])
-            elif mode == "updates":
-                for node, update in chunk.items():
-                    yield StreamEvent(kind="trace", node=node, data=_trace_data(update))
+        with self._whole_turn(config):  # a stream that fails or is abandoned mid-turn stores nothing of it
+            for mode, chunk in self.graph.stream(
+                {"message": message},
+                config,
+                context=self._deps(user_id),
+                stream_mode=["custom", "updates"],
+                durability="exit",
+            ):
+                if mode == "custom" and "token" in chunk:
+                    yield StreamEvent(kind="token", text=chunk["token"])
+                elif mode == "updates":
+                    for node, update in chunk.items():
+                        yield StreamEvent(kind="trace", node=node, data=_trace_data(update))
         state = self.graph.get_state(config).values
         yield StreamEvent(kind="reply", reply=_with_notices(self._reply(state, user_id, thread_id, started), notices))
 

@@ -78,16 +78,16 @@ def policy(state: State, deps: Deps, paths: list[Path]) -> Decision:
     bus = state.get("bus", {})
     options = available_strategies(profile, paths, deps)
     verdicts = state.get("verdicts", [])
-    failed = verdicts and not verdicts[-1]["passed"]
+    failed = _last_failed(verdicts)
     if state.get("steps", 0) >= deps.step_budget:
         return Decision(action="answer", rationale="step budget reached")
     if _thin(profile) or (state.get("intent") == "chit-chat" and not bus and len(profile.wishes) == 0):
         return Decision(action="ask", rationale="too little to go on: ask one question")
     search = [o for o in options if o != "popular"]
     if search and (not bus or failed or len(bus) < 3 * BUS_TARGET):
-        return Decision(action="open", strategy=search[0], rationale=_why(search[0], failed, verdicts))
+        return Decision(action="open", strategy=search[0], rationale=_why(search[0], verdicts))
     if failed and options and not (bus and not state.get("ranked")):
-        return Decision(action="open", strategy=options[0], rationale=_why(options[0], failed, verdicts))
+        return Decision(action="open", strategy=options[0], rationale=_why(options[0], verdicts))
     if len(bus) < BUS_TARGET and "popular" in options:
         return Decision(action="open", strategy="popular", rationale="few candidates: add popular titles in scope")
     if bus and (not state.get("ranked") or _new_since_rank(paths)):
@@ -105,14 +105,24 @@ def _ask_after_rejection(state: State, profile: Profile, deps: Deps) -> bool:
     return best_question(profile, state.get("ranked", []), deps) is not None
 
 
-def _why(strategy: str, failed: bool, verdicts: list[dict[str, Any]]) -> str:
-    base = {
-        "describe": "search by what the user described",
-        "expand": "expand from the items the user liked",
-        "people": "follow the people the user asked for in the KG",
-        "popular": "add popular titles that meet the constraints",
-    }[strategy]
-    return f"{base} (after: {verdicts[-1]['reasons'][0]})" if failed and verdicts[-1]["reasons"] else base
+_MOVES = {  # what each move does: the rationale recorded on a path, and the LLM's menu of moves
+    "describe": "search by what the user described",
+    "expand": "expand from the items the user liked",
+    "people": "follow the people the user asked for in the KG",
+    "popular": "add popular titles that meet the constraints",
+    "rank": "score the candidates found so far",
+}
+
+
+def _why(strategy: str, verdicts: list[dict[str, Any]]) -> str:
+    """The rationale for opening ``strategy``, naming the reflection that failed the last attempt, if any."""
+    if _last_failed(verdicts) and verdicts[-1]["reasons"]:
+        return f"{_MOVES[strategy]} (after: {verdicts[-1]['reasons'][0]})"
+    return _MOVES[strategy]
+
+
+def _last_failed(verdicts: list[dict[str, Any]]) -> bool:
+    return bool(verdicts) and not verdicts[-1]["passed"]
 
 
 def _new_since_rank(paths: list[Path]) -> bool:
@@ -144,19 +154,9 @@ def llm_choice(state: State, deps: Deps, paths: list[Path], fallback: Decision) 
     if choice is None or choice.next not in moves:
         return fallback
     if choice.next == "rank":
-        return Decision(action="rank", strategy="rank", rationale="score the candidates found so far", source="llm")
-    verdicts = state.get("verdicts", [])
-    failed = bool(verdicts) and not verdicts[-1]["passed"]
-    return Decision(action="open", strategy=choice.next, rationale=_why(choice.next, failed, verdicts), source="llm")
-
-
-_MOVES = {
-    "describe": "search by what the user described",
-    "expand": "items related to the ones the user liked",
-    "people": "work of the people the user named",
-    "popular": "popular titles that meet the constraints",
-    "rank": "score the candidates found so far",
-}
+        return Decision(action="rank", strategy="rank", rationale=_MOVES["rank"], source="llm")
+    rationale = _why(choice.next, state.get("verdicts", []))
+    return Decision(action="open", strategy=choice.next, rationale=rationale, source="llm")
 
 
 def tool_call_for(decision: Decision, profile: Profile, bus: dict[str, Any], deps: Deps) -> dict[str, Any] | None:

@@ -7,8 +7,11 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-__all__ = ["free_port", "stop", "wait_until_up"]
+__all__ = ["free_port", "running", "stop", "wait_until_up"]
 
 
 def free_port() -> int:
@@ -39,3 +42,15 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
+
+
+@contextmanager
+def running(args: list[str], health_url: str, log: Path, seconds: float = 60) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``args`` (output to ``log``), wait until ``health_url`` answers, stop it on exit."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_until_up(health_url, proc, seconds)
+            yield proc
+        finally:
+            stop(proc)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from crs_agent.agent.llm import first_json_object, make_chat_model, structured, 
 from crs_agent.agent.llm_llamacpp import LlamaCppChat, embedded_gguf_path, get_llama, loaded_models
 from crs_agent.knowledge.config import Settings
 from crs_agent.knowledge.errors import CrsAgentError, ModelNotFoundError
-from tests.servers import free_port, stop, wait_until_up
+from tests.servers import free_port, running
 
 
 class Pick(BaseModel):
@@ -197,16 +196,11 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if importlib.util.find_spec("sse_starlette") is None or importlib.util.find_spec("starlette_context") is None:
         pytest.skip('needs the server extras: pip install "llama-cpp-python[server]"')
     port = free_port()
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
-    args = ["--model", str(embedded_gguf_path()), "--host", "127.0.0.1", "--port", str(port)]
-    args += ["--n_ctx", "2048", "--n_threads", "2", "--verbose", "False"]
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", *args], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/v1/models", proc, 60)
+    args = [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_gguf_path())]
+    args += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--verbose", "False"]
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with running(args, f"http://127.0.0.1:{port}/v1/models", log):
         yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        stop(proc)
-        log.close()
 
 
 @pytest.mark.real_model

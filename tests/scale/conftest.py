@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.agent.test_llm import llama_server  # noqa: F401 - the real llama-cpp-python server, reused
-from tests.servers import free_port, stop, wait_until_up
+from tests.servers import free_port, running
 
 
 def _chroma_cli() -> str:
@@ -31,15 +30,9 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``chroma run`` on a free loopback port, its data in a temporary directory; yields its URL."""
     port = free_port()
     directory = tmp_path_factory.mktemp("chroma-server")
-    log = (directory / "server.log").open("wb")
     args = [_chroma_cli(), "run", "--path", str(directory / "data"), "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, 60)
+    with running(args, f"http://127.0.0.1:{port}/api/v2/heartbeat", directory / "server.log"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(proc)
-        log.close()
 
 
 def empty_chroma_server(url: str) -> None:

@@ -26,13 +26,14 @@ from pydantic import BaseModel, Field
 from crs_agent.agent.graph import build_graph
 from crs_agent.agent.llm import make_chat_model
 from crs_agent.agent.persistence import make_checkpointer, thread_ids
-from crs_agent.agent.respond import ReplyItem
+from crs_agent.agent.respond import Asked, ReplyItem
 from crs_agent.agent.state import Deps, Path, Verdict
 from crs_agent.agent.understand import clean_message
 from crs_agent.knowledge import Catalog, Knowledge, Settings, ensure_index
 from crs_agent.knowledge.errors import CrsAgentError, EmptyMessageError
 from crs_agent.knowledge.locks import serve_lock
 from crs_agent.tools import Profile, Toolkit
+from crs_agent.tools.context import fold_heard
 from crs_agent.tools.linker import Linker
 
 __all__ = ["ProfileField", "Recommender", "Reply", "StreamEvent", "Trace"]
@@ -76,6 +77,7 @@ class Reply(BaseModel):
     text: str
     items: list[ReplyItem] = Field(default_factory=list)
     question: bool = False
+    asked: Asked | None = Field(default=None, description="What the question asks about, when the reply is one.")
     notices: list[str] = Field(default_factory=list)
     trace: Trace = Field(default_factory=Trace)
     user_id: str
@@ -164,6 +166,7 @@ class Recommender:
             text=reply.get("text", ""),
             items=[ReplyItem.model_validate(i) for i in reply.get("items", [])],
             question=reply.get("question", False),
+            asked=reply.get("asked"),
             notices=reply.get("notices", []),
             trace=trace,
             user_id=user_id,
@@ -301,13 +304,23 @@ class Recommender:
             return None
         return self._reply(values, user_id, thread_id, time.perf_counter()).model_copy(update={"latency_ms": 0.0})
 
-    def record_reply(self, user_id: str, thread_id: str, text: str, item_ids: list[str]) -> None:
+    def record_reply(
+        self, user_id: str, thread_id: str, text: str, item_ids: list[str], *, replaces_last: bool = False
+    ) -> None:
         """Add a recommender turn that this agent did not write (a human recommender in a replayed
-        dialogue, say), so the user's next message is read against it ("seen it", "sounds good")."""
-        reply = {"text": text, "question": False, "items": [], "item_ids": list(item_ids), "notices": []}
-        self.graph.update_state(
-            self._config(user_id, thread_id), {"messages": [AIMessage(content=text)], "reply": reply}, as_node="respond"
-        )
+        dialogue, say), so the user's next message is read against it ("seen it", "sounds good").
+
+        ``replaces_last``: the turn was said instead of this agent's last answer, which the user never saw.
+        """
+        config = self._config(user_id, thread_id)
+        values = self.graph.get_state(config).values
+        profile = Profile.model_validate(values.get("profile", {}))
+        last = values.get("reply", {})
+        undelivered = list(last.get("item_ids", [])) if replaces_last and not last.get("heard") else None
+        reply = {"text": text, "question": False, "items": [], "item_ids": list(item_ids), "notices": [], "heard": True}
+        update = {"messages": [AIMessage(content=text)], "reply": reply}
+        update["profile"] = fold_heard(profile, text, list(item_ids), undelivered).model_dump()
+        self.graph.update_state(config, update, as_node="respond")
 
     def profile(self, user_id: str, thread_id: str = "default") -> Profile:
         values = self.graph.get_state(self._config(user_id, thread_id)).values

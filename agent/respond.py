@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.config import get_stream_writer
@@ -20,8 +20,9 @@ from crs_agent.agent.llm import model_failures
 from crs_agent.agent.state import Deps, State, deps_of
 from crs_agent.knowledge import Item, KnowledgeGraph, entity_node
 from crs_agent.tools import Profile
+from crs_agent.tools.context import fold_shown
 
-__all__ = ["ReplyItem", "best_question", "clarifying_question", "respond"]
+__all__ = ["Asked", "ReplyItem", "best_question", "clarifying_question", "respond"]
 
 
 class ReplyItem(BaseModel):
@@ -79,18 +80,26 @@ def _relations(kg: KnowledgeGraph, name: str) -> list[tuple[str, bool]]:
     return [pair for pairs in kg.neighbours(entity_node("person", name)).values() for pair in pairs]
 
 
-def clarifying_question(profile: Profile, deps: Deps, ranked: list[str] | None = None) -> str:
-    """The most useful single question: what best splits the ranked candidates, else what the profile misses."""
+Asked = Literal["genre", "star", "director", "decade", "liked", "avoid"]
+_OPEN_QUESTIONS: dict[str, str] = {
+    "liked": "What's a movie you loved recently, or what are you in the mood for (a genre, a feeling, an actor)?",
+    "avoid": "Anything to avoid, or a period you prefer (say, 90s or recent)?",
+}
+
+
+def clarifying_question(profile: Profile, deps: Deps, ranked: list[str] | None = None) -> tuple[Asked, str]:
+    """The most useful single question and what it asks about: what best splits the ranked candidates, else
+    what the profile misses."""
     kind = best_question(profile, ranked or [], deps)
     if kind:
-        return _ASK_ABOUT[kind]
+        return kind, _ASK_ABOUT[kind]  # type: ignore[return-value]
     if not (profile.liked_ids or profile.genres or profile.wishes):
-        return "What's a movie you loved recently, or what are you in the mood for (a genre, a feeling, an actor)?"
+        return "liked", _OPEN_QUESTIONS["liked"]
     if not profile.liked_ids:
-        return "Is there a movie you liked that is close to what you want? I can find more like it."
+        return "liked", "Is there a movie you liked that is close to what you want? I can find more like it."
     if not profile.genres:
-        return "Any genre you're in the mood for, or one you'd rather avoid?"
-    return "Anything to avoid, or a period you prefer (say, 90s or recent)?"
+        return "genre", "Any genre you're in the mood for, or one you'd rather avoid?"
+    return "avoid", _OPEN_QUESTIONS["avoid"]
 
 
 def _items(state: State, deps: Deps, profile: Profile) -> list[ReplyItem]:
@@ -180,8 +189,10 @@ def respond(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     opener = "" if ask else _opener(deps, state, items)  # may add a notice: read the notices after it
     notices = [*state.get("notices", []), *deps.notices]
     text = _render(opener, items, notices)
+    asked = None
     if ask:
-        text = "\n".join([*notices, clarifying_question(profile, deps, state.get("ranked", []))])
+        asked, question = clarifying_question(profile, deps, state.get("ranked", []))
+        text = "\n".join([*notices, question])
     writer = get_stream_writer()
     for start in range(0, len(text), 24):
         writer({"token": text[start : start + 24]})
@@ -191,5 +202,7 @@ def respond(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         "items": [i.model_dump() for i in items],
         "item_ids": [i.id for i in items],
         "notices": notices,
+        "asked": asked,
     }
-    return {"messages": [AIMessage(content=text)], "reply": reply}
+    profile = fold_shown(profile, reply["item_ids"], asked)
+    return {"messages": [AIMessage(content=text)], "reply": reply, "profile": profile.model_dump()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
@@ -19,59 +19,35 @@ from crs_agent.agent.llm import structured_result
 from crs_agent.agent.state import Deps, State, deps_of
 from crs_agent.knowledge.items import normalize_title
 from crs_agent.tools import Profile
+from crs_agent.tools.context import Intent, LastReply, PreferenceUpdate, fold_message
+from crs_agent.tools.linker import Linker
 
 __all__ = [
     "MAX_MESSAGE_CHARS",
     "LlmReading",
     "PreferenceUpdate",
     "clean_message",
+    "read_deterministic",
+    "read_into",
     "linker_left_gaps",
     "understand",
 ]
 
 MAX_MESSAGE_CHARS = 2000
-Intent = Literal["ask", "answer", "accept", "reject", "chit-chat"]
 _ACCEPT = re.compile(
     r"\b(sounds? (good|great)|i'?ll (watch|check)|perfect|thanks?|thank you|love (it|that)|great|yes)\b", re.I
 )
+_SEEN = re.compile(
+    r"\b(seen|watched) (it|that|them|those|both|(them|those|these) all|all of (them|those|these))\b", re.I
+)
 _REJECT = re.compile(
     r"\b(seen (it|that|them|those)|not (that|those|it)|something else|another|other (ones?|options?)|no thanks|"
-    r"don'?t (like|want) (it|that|those)|nope)\b",
+    r"don'?t (like|want) (it|that|those|them)|nope)\b",
     re.I,
 )
 _ASK = re.compile(
     r"\b(recommend|suggest|looking for|want to (see|watch)|in the mood|any ideas|what should|like)\b", re.I
 )
-
-
-class PreferenceUpdate(BaseModel):
-    """What one message adds to the profile."""
-
-    intent: Intent = "chit-chat"
-    liked_ids: list[str] = Field(default_factory=list)
-    disliked_ids: list[str] = Field(default_factory=list)
-    seen_ids: list[str] = Field(default_factory=list)
-    genres: list[str] = Field(default_factory=list)
-    exclude_genres: list[str] = Field(default_factory=list)
-    people: list[str] = Field(default_factory=list)
-    exclude_people: list[str] = Field(default_factory=list)
-    year_min: int | None = None
-    year_max: int | None = None
-    wish: str = ""
-    mentioned_ids: list[str] = Field(default_factory=list, description="Every item the message names.")
-
-    def is_empty(self) -> bool:
-        return not any(
-            [
-                self.liked_ids,
-                self.disliked_ids,
-                self.genres,
-                self.exclude_genres,
-                self.people,
-                self.year_min,
-                self.year_max,
-            ]
-        )
 
 
 # Length bounds become grammar bounds: every generated token costs time, and a tiny model runs on.
@@ -103,6 +79,8 @@ def clean_message(text: str) -> tuple[str, list[str]]:
 
 
 def _intent(text: str, update: PreferenceUpdate, has_previous_reply: bool) -> Intent:
+    if has_previous_reply and _SEEN.search(text):
+        return "seen"
     if has_previous_reply and _REJECT.search(text):
         return "reject"
     if _ASK.search(text) or update.liked_ids or update.genres or update.people:
@@ -112,12 +90,18 @@ def _intent(text: str, update: PreferenceUpdate, has_previous_reply: bool) -> In
     return "answer" if not update.is_empty() else "chit-chat"
 
 
-def read_deterministic(text: str, deps: Deps, has_previous_reply: bool) -> PreferenceUpdate:
-    linked = deps.linker.link(text)
+def read_deterministic(text: str, linker: Linker, last: LastReply | None = None) -> PreferenceUpdate:
+    """The linker's reading of a message: what it names and the stance its words give.
+
+    A movie the seeker praises is one they have seen, unless it is one just suggested to them ("X sounds good").
+    """
+    last = last or LastReply(item_ids=[])
+    linked = linker.link(text)
+    suggested = set(last.item_ids)
     update = PreferenceUpdate(
         liked_ids=linked.liked_ids,
         disliked_ids=linked.disliked_ids,
-        seen_ids=linked.seen_ids,
+        seen_ids=list(dict.fromkeys([*linked.seen_ids, *(i for i in linked.liked_ids if i not in suggested)])),
         genres=linked.genres,
         exclude_genres=linked.exclude_genres,
         people=linked.people,
@@ -127,8 +111,17 @@ def read_deterministic(text: str, deps: Deps, has_previous_reply: bool) -> Prefe
         wish=text[:300],
         mentioned_ids=linked.mentioned_ids,
     )
-    update.intent = _intent(text, update, has_previous_reply)
+    update.intent = _intent(text, update, bool(last.item_ids))
     return update
+
+
+def read_into(profile: Profile, text: str, linker: Linker, last: LastReply | None = None) -> Profile:
+    """One seeker message read without an LLM (linker and learned reading) and folded into ``profile``: how the
+    ``tools`` evaluation system and the ranker's training data follow a conversation, as the agent does."""
+    text, _ = clean_message(text)
+    if not text:
+        return profile
+    return fold_message(profile, read_deterministic(text, linker, last), text, last)
 
 
 def linker_left_gaps(update: PreferenceUpdate) -> bool:
@@ -194,25 +187,6 @@ def _union(a: list[str], b: list[str]) -> list[str]:
     return list(dict.fromkeys([*a, *b]))
 
 
-def merge_profile(profile: Profile, update: PreferenceUpdate, last_items: list[str]) -> Profile:
-    """Fold an update into the profile; the latest statement about an attribute wins."""
-    p = profile.model_copy(deep=True)
-    p.liked_ids = _union([i for i in p.liked_ids if i not in update.disliked_ids], update.liked_ids)[-50:]
-    p.disliked_ids = _union([i for i in p.disliked_ids if i not in update.liked_ids], update.disliked_ids)[-50:]
-    p.seen_ids = _union(p.seen_ids, update.seen_ids)[-200:]
-    p.genres = _union([g for g in p.genres if g not in update.exclude_genres], update.genres)[-5:]
-    p.exclude_genres = _union([g for g in p.exclude_genres if g not in update.genres], update.exclude_genres)[-10:]
-    p.people = _union([x for x in p.people if x not in update.exclude_people], update.people)[-5:]
-    p.exclude_people = _union([x for x in p.exclude_people if x not in update.people], update.exclude_people)[-10:]
-    p.year_min = update.year_min or p.year_min
-    p.year_max = update.year_max or p.year_max
-    if update.intent == "reject":
-        p.rejected_ids = _union(p.rejected_ids, last_items)[-200:]
-    if update.wish and update.intent in ("ask", "answer", "reject"):
-        p.wishes = [*p.wishes, update.wish][-10:]
-    return p
-
-
 def remember_profile(deps: Deps, update: PreferenceUpdate) -> None:
     """Distil durable facts (liked/disliked items, excluded genres and people) into the user's memory."""
     catalog = deps.toolkit.k.catalog
@@ -255,18 +229,19 @@ def profile_from_memory(deps: Deps) -> Profile:
 def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     deps = deps_of(runtime)
     text, notices = clean_message(state.get("message", ""))
-    last_items = list(state.get("reply", {}).get("item_ids", []))
+    reply = state.get("reply", {})
+    last = LastReply(
+        item_ids=list(reply.get("item_ids", [])), own=not reply.get("heard"), question=bool(reply.get("question"))
+    )
     if "profile" in state:
         profile = Profile.model_validate(state["profile"])
     else:
         profile = profile_from_memory(deps) if deps.use_memory else Profile()
-    base = read_deterministic(text, deps, bool(last_items))
+    base = read_deterministic(text, deps.linker, last)
     update = read_with_llm(text, deps, base)
     # the LLM may add wanted genres, never lift an exclusion the user did not lift in their own words
     update.genres = [g for g in update.genres if g in base.genres or g not in profile.exclude_genres]
-    if update.intent == "accept":
-        update.liked_ids = _union(update.liked_ids, last_items[:1])
-    profile = merge_profile(profile, update, last_items)
+    profile = fold_message(profile, update, text, last)
     if deps.use_memory:
         remember_profile(deps, update)
     return {

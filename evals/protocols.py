@@ -12,10 +12,16 @@ turn is scored against the movies the human recommender named next.
 
 from __future__ import annotations
 
-from crs_agent.evals.cases import Case
+from collections.abc import Iterator
+
+from crs_agent.agent.understand import read_into
+from crs_agent.evals.cases import Case, Utterance
 from crs_agent.evals.simulators import SimulatedUser
 from crs_agent.evals.systems import Session
 from crs_agent.evals.transcripts import Turn
+from crs_agent.tools import Profile
+from crs_agent.tools.context import LastReply, fold_heard
+from crs_agent.tools.linker import Linker
 
 __all__ = ["PROTOCOLS", "accepts", "run_replay", "run_simulated"]
 
@@ -41,6 +47,21 @@ def run_simulated(case: Case, session: Session, user: SimulatedUser, k: int, max
         if number < max_turns:
             message = user.respond(turn)
     return turns
+
+
+def replay_contexts(dialogue: list[Utterance], linker: Linker) -> Iterator[tuple[Profile, Utterance, list[str]]]:
+    """What a system knows at each scored recommender turn of a real dialogue, read as the ``tools`` system
+    reads it: (the profile, the scored turn, its items not mentioned earlier in the dialogue). For fitting."""
+    profile, last, mentioned = Profile(), None, set()
+    for utterance in dialogue:
+        if utterance.role == "seeker":
+            profile = read_into(profile, utterance.text, linker, last)
+        else:
+            if utterance.scored and profile.turn:
+                yield profile, utterance, [i for i in utterance.items if i not in mentioned]
+            profile = fold_heard(profile, utterance.text, utterance.items)
+            last = LastReply(item_ids=utterance.items, own=False)
+        mentioned.update(utterance.items)
 
 
 def run_replay(case: Case, session: Session) -> list[Turn]:

@@ -17,9 +17,11 @@ import numpy as np
 from langchain_core.callbacks import get_usage_metadata_callback
 from langchain_core.language_models import BaseChatModel
 
+from crs_agent.agent.understand import read_into
 from crs_agent.evals.transcripts import Shown, Turn
 from crs_agent.knowledge import Knowledge
 from crs_agent.tools import Profile, grounded_entities
+from crs_agent.tools.context import LastReply, fold_heard, fold_shown
 from crs_agent.tools.linker import Linker
 
 __all__ = ["ABLATIONS", "BASELINES", "SYSTEMS", "Session", "System", "make_system"]
@@ -33,7 +35,7 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "agent-no-memory": {"use_memory": False},
 }
 BASELINES = ("popularity", "embedding", "itemcf")
-SYSTEMS = (*ABLATIONS, *BASELINES)
+SYSTEMS = (*ABLATIONS, "tools", *BASELINES)
 
 
 class Session(Protocol):
@@ -104,7 +106,7 @@ class AgentSession:
         )
 
     def hear(self, text: str, item_ids: list[str]) -> None:
-        self.system.recommender.record_reply(self.user_id, self.thread_id, text, item_ids)
+        self.system.recommender.record_reply(self.user_id, self.thread_id, text, item_ids, replaces_last=True)
 
     def close(self) -> None:
         self.system.knowledge.memory.forget(self.user_id)
@@ -195,9 +197,61 @@ class ItemCfBaseline(Baseline):
         return ranked + [i for i in self.popular[: RANKED + len(exclude)] if i not in exclude and i not in seen]
 
 
+# -- the tools without the dialogue agent --------------------------------------------------------------
+class ToolsSystem:
+    """The agent's reading of each message and its recommender core (every candidate generator, then the
+    ranker), with no planner, reflection or LLM: what the agent's own replay score is compared with."""
+
+    def __init__(self, name: str, knowledge: Knowledge, k: int) -> None:
+        from crs_agent.tools import Toolkit
+
+        self.name, self.knowledge, self.k = name, knowledge, k
+        self.toolkit = Toolkit(knowledge)
+        self.linker = Linker(knowledge.catalog, knowledge.kg)
+
+    def session(self, case_id: str, interactive: bool = True) -> ToolsSession:
+        return ToolsSession(self)
+
+
+@dataclass
+class ToolsSession:
+    system: ToolsSystem
+    profile: Profile = field(default_factory=Profile)
+    last: LastReply | None = None
+
+    def know(self, history: list[str]) -> None:
+        known = [i for i in history if i in self.system.knowledge.catalog]
+        self.profile = self.profile.model_copy(
+            update={"liked_ids": known[-50:], "seen_ids": known[-200:], "mentioned_ids": known[-200:]}
+        )
+
+    def respond(self, message: str) -> Turn:
+        started = time.perf_counter()
+        self.profile = read_into(self.profile, message, self.system.linker, self.last)
+        ranked = [c.item_id for c in self.system.toolkit.recommend(self.profile, RANKED)]
+        shown_ids = ranked[: self.system.k]
+        self.profile = fold_shown(self.profile, shown_ids)
+        self.last = LastReply(item_ids=shown_ids, own=True)
+        catalog = self.system.knowledge.catalog
+        shown = [Shown(id=i, title=catalog[i].label, popularity=catalog[i].popularity) for i in shown_ids]
+        text = "\n".join(f"{n}. {s.title}" for n, s in enumerate(shown, start=1))
+        latency = round((time.perf_counter() - started) * 1000, 1)
+        return Turn(user=message, reply=text, ranked=ranked, shown=shown, latency_ms=latency)
+
+    def hear(self, text: str, item_ids: list[str]) -> None:
+        undelivered = self.last.item_ids if self.last is not None and self.last.own else None
+        self.profile = fold_heard(self.profile, text, item_ids, undelivered)
+        self.last = LastReply(item_ids=list(item_ids), own=False)
+
+    def close(self) -> None:
+        return None
+
+
 def make_system(name: str, knowledge: Knowledge, llm: BaseChatModel | None, k: int) -> System:
     if name in ABLATIONS:
         return AgentSystem(name, knowledge, llm, k, **ABLATIONS[name])
+    if name == "tools":
+        return ToolsSystem(name, knowledge, k)
     baselines = {"popularity": PopularityBaseline, "embedding": EmbeddingBaseline, "itemcf": ItemCfBaseline}
     if name not in baselines:
         raise ValueError(f"unknown system {name!r}: choose from {', '.join(SYSTEMS)}")

@@ -23,6 +23,20 @@ class Profile(BaseModel):
     year_min: int | None = Field(default=None, ge=1800, le=2100)
     year_max: int | None = Field(default=None, ge=1800, le=2100)
     wishes: list[str] = Field(default_factory=list, max_length=10, description="Free-text wishes, most recent last.")
+    mentioned_ids: list[str] = Field(
+        default_factory=list, max_length=200, description="Every item the seeker named, whatever they felt, in order."
+    )
+    suggested_ids: list[str] = Field(
+        default_factory=list, max_length=200, description="Items a recommender named in this conversation, in order."
+    )
+    said: list[str] = Field(default_factory=list, max_length=30, description="The seeker's messages, most recent last.")
+    heard: list[str] = Field(
+        default_factory=list, max_length=30, description="What the recommender said, most recent last."
+    )
+    turn: int = Field(default=0, ge=0, description="How many messages the seeker has sent in this conversation.")
+    asked: list[str] = Field(
+        default_factory=list, max_length=20, description='Attributes the recommender asked about ("star", ...).'
+    )
 
     @model_validator(mode="after")
     def _consistent_years(self) -> Profile:
@@ -32,13 +46,16 @@ class Profile(BaseModel):
         return self
 
     def hard_filter(self) -> ItemFilter:
-        """The constraints that must hold: excluded attributes, year range, nothing seen, liked or rejected."""
+        """The constraints that must hold: excluded attributes, year range, nothing seen, disliked or turned down.
+
+        An item the seeker liked without having seen it (a suggestion they took, one they want to see) stays
+        recommendable: human recommenders come back to such items, and a list may too."""
         return ItemFilter(
             exclude_genres=self.exclude_genres,
             exclude_people=self.exclude_people,
             year_min=self.year_min,
             year_max=self.year_max,
-            exclude_ids=sorted({*self.seen_ids, *self.rejected_ids, *self.liked_ids, *self.disliked_ids}),
+            exclude_ids=sorted({*self.seen_ids, *self.rejected_ids, *self.disliked_ids}),
         )
 
     def wish_text(self) -> str:

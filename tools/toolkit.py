@@ -148,6 +148,23 @@ class Toolkit:
         ]
         return _lines(ranked), ranked
 
+    def recommend(self, profile: Profile, k: int = 50) -> list[Candidate]:
+        """The whole pipeline without a planner: every candidate generator under the hard filter, then the
+        ranker; best first, at most ``k`` (what the ``tools`` evaluation system and the agent's paths share)."""
+        flt = profile.hard_filter()
+        pool: dict[str, None] = {}
+        if profile.wish_text():
+            pool.update((c.item_id, None) for c in self.retriever.semantic(profile.wish_text()[-300:], flt, 100))
+        if profile.liked_ids:
+            pool.update((c.item_id, None) for c in self.retriever.expand(profile.liked_ids, flt, 150))
+        popular = sorted(self.k.catalog, key=lambda item: -item.popularity)
+        pool.update((item.id, None) for item in popular[:300] if flt.accepts(item))
+        scored = self.scorer.score(list(pool), profile)[:k]
+        return [
+            Candidate(item_id=i, title=self.k.catalog[i].label, score=round(cal, 4), sources=["recommend"])
+            for i, _raw, cal, _feats in scored
+        ]
+
     def explain(self, item_id: str, profile: Profile | None = None) -> tuple[str, Explanation]:
         """Give grounded reasons why an item fits the user (KG paths, item facts and text)."""
         self._check_ids([item_id])

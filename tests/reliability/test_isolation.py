@@ -132,7 +132,8 @@ def test_user_b_on_user_a_thread_id_sees_and_changes_nothing_of_a(api: PythonApi
     assert api.history("bob", THREAD) == [["human", BOB_SAYS], ["ai", bob["text"]]]
     profile = api.profile("bob", THREAD)
     assert profile["genres"] == ["horror"] and profile["wishes"] == [BOB_SAYS]
-    assert profile == {**Profile().model_dump(mode="json"), "genres": ["horror"], "wishes": [BOB_SAYS]}
+    own = {"genres": ["horror"], "wishes": [BOB_SAYS], "said": [BOB_SAYS], "turn": 1}
+    assert profile == {**Profile().model_dump(mode="json"), **own, "suggested_ids": [i["id"] for i in bob["items"]]}
     assert api.threads("bob") == [THREAD]
     recalled = api.rec.knowledge.memory.recall("bob", ANA_SAYS, k=20)
     assert all(r.user_id == "bob" for r in recalled) and not {r.text for r in recalled} & {m[2] for m in ana["memory"]}

@@ -110,6 +110,7 @@ def read_deterministic(text: str, linker: Linker, last: LastReply | None = None)
         year_max=linked.year_max,
         wish=text[:300],
         mentioned_ids=linked.mentioned_ids,
+        spans=linked.spans,
     )
     update.intent = _intent(text, update, bool(last.item_ids))
     return update

@@ -37,6 +37,7 @@ __all__ = [
     "eval_data",
     "from_ievalm_turn",
     "from_redial",
+    "redial_utterances",
     "write_cases",
 ]
 
@@ -111,6 +112,21 @@ def _blocks(dialogue: dict[str, Any]) -> list[tuple[str, list[str]]]:
     return blocks
 
 
+def redial_utterances(dialogue: dict[str, Any], catalog: Catalog | None = None) -> list[Utterance]:
+    """A raw ReDial dialogue as utterances (one per run of messages of one speaker), "@id" mentions written
+    as "Title (year)"; a recommender turn that names a catalog movie after the seeker spoke is scored."""
+    mentions = {k: _title(v or "") for k, v in (dialogue.get("movieMentions") or {}).items()}
+    known = (lambda i: i in catalog) if catalog is not None else (lambda i: True)  # noqa: E731
+    out: list[Utterance] = []
+    for role, texts in _blocks(dialogue):
+        raw = " ".join(texts)
+        items = [i for i in dict.fromkeys(_MENTION.findall(raw)) if known(i)]
+        scored = role == "recommender" and bool(items) and any(u.role == "seeker" for u in out)
+        text = _MENTION.sub(lambda m: mentions.get(m[1], "a movie"), raw)
+        out.append(Utterance(role=role, text=text, items=items, scored=scored))
+    return out
+
+
 def from_redial(dialogue: dict[str, Any], catalog: Catalog | None, conversion: Conversion) -> Case | None:
     mentions = {k: _title(v or "") for k, v in (dialogue.get("movieMentions") or {}).items()}
     questions = dialogue.get("initiatorQuestions") or dialogue.get("respondentQuestions") or {}
@@ -129,12 +145,7 @@ def from_redial(dialogue: dict[str, Any], catalog: Catalog | None, conversion: C
     def restore(text: str, drop: set[str] | frozenset[str] = frozenset()) -> str:
         return _MENTION.sub(lambda m: "" if m[1] in drop else mentions.get(m[1], "a movie"), text)
 
-    dialogue_out = []
-    for role, texts in blocks:
-        raw = " ".join(texts)
-        items = [i for i in dict.fromkeys(_MENTION.findall(raw)) if known(i)]
-        scored = role == "recommender" and bool(items) and any(u.role == "seeker" for u in dialogue_out)
-        dialogue_out.append(Utterance(role=role, text=restore(raw), items=items, scored=scored))
+    dialogue_out = redial_utterances(dialogue, catalog)
     opening = _opening(blocks, lambda t: restore(t, set(targets)), [mentions.get(t, "") for t in targets])
     if not opening:
         conversion.generic_openings += 1

@@ -42,6 +42,9 @@ class PreferenceUpdate(BaseModel):
     year_max: int | None = None
     wish: str = ""
     mentioned_ids: list[str] = Field(default_factory=list, description="Every item the message names.")
+    spans: list[tuple[str, str, str]] = Field(
+        default_factory=list, description="What the linker matched: (kind, canonical value, text as written)."
+    )
 
     def is_empty(self) -> bool:
         return not any(

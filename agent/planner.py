@@ -26,6 +26,7 @@ __all__ = ["Decision", "PlanChoice", "available_strategies", "observe", "plan", 
 
 SEARCH_STRATEGIES = ("describe", "expand", "people", "popular")
 BUS_TARGET = 20  # enough candidates to rank and diversify
+RANK_DEPTH = 50  # the whole ranking a turn returns (Reply.trace.ranked): what lists of 50 are judged on
 PENDING = "(pending)"
 
 
@@ -162,18 +163,18 @@ def llm_choice(state: State, deps: Deps, paths: list[Path], fallback: Decision) 
 def tool_call_for(decision: Decision, profile: Profile, bus: dict[str, Any], deps: Deps) -> dict[str, Any] | None:
     """The tool call for a decision, with arguments built from the profile (never from the LLM)."""
     flt = profile.hard_filter().model_dump(exclude_defaults=True)
-    top = max(10, 3 * deps.top_k)
+    top = max(RANK_DEPTH, deps.top_k)
     if decision.strategy == "describe":
-        args = {"query": profile.wish_text()[:300], "filters": flt, "k": 30}
+        args = {"query": profile.wish_text()[:300], "filters": flt, "k": 50}
         name = "retrieve_candidates"
     elif decision.strategy == "expand":
-        args = {"item_ids": profile.liked_ids[-10:], "k": 30, "exclude_ids": flt.get("exclude_ids", [])}
+        args = {"item_ids": profile.liked_ids[-10:], "k": 50, "exclude_ids": flt.get("exclude_ids", [])}
         name = "expand_from_liked"
     elif decision.strategy == "people":
         name, args = "kg_lookup", {"entity": profile.people[-1]}
     elif decision.strategy == "popular":
         query = " ".join(profile.genres) or "acclaimed popular film"
-        name, args = "retrieve_candidates", {"query": query, "filters": flt, "k": 30}
+        name, args = "retrieve_candidates", {"query": query, "filters": flt, "k": 50}
     elif decision.strategy == "rank":
         ranked_ids = sorted(bus, key=lambda i: -bus[i]["score"])[:300]
         name, args = "rank", {"candidate_ids": ranked_ids, "profile": profile.model_dump(), "k": top}

@@ -37,6 +37,7 @@ __all__ = [
     "eval_data",
     "from_ievalm_turn",
     "from_redial",
+    "ievalm_context",
     "redial_utterances",
     "write_cases",
 ]
@@ -175,18 +176,36 @@ def _opening(blocks: list[tuple[str, list[str]]], restore: Any, target_titles: l
 
 
 # -- iEvaLM turns ---------------------------------------------------------------------------------
+def ievalm_context(context: list[Any]) -> list[tuple[str, str]]:
+    """iEvaLM's ``context`` as (role, text): the seeker at even positions, the recommender at odd ones; empty
+    strings are skipped (the others keep their positions, as iEvaLM reads them), and consecutive texts of one
+    speaker are one turn."""
+    turns: list[tuple[str, str]] = []
+    for position, raw in enumerate(context):
+        text = " ".join(str(raw).split())
+        if not text:
+            continue
+        role = "seeker" if position % 2 == 0 else "recommender"
+        if turns and turns[-1][0] == role:
+            turns[-1] = (role, f"{turns[-1][1]} {text}")
+        else:
+            turns.append((role, text))
+    return turns
+
+
 def from_ievalm_turn(row: dict[str, Any], catalog: Catalog, conversion: Conversion) -> Case | None:
     targets = list(dict.fromkeys(i.id for name in row.get("rec", []) for i in catalog.by_title(name)[:1]))
     if not targets:
         conversion.skip("recommending no catalog item")
         return None
-    context = [" ".join(str(t).split()) for t in row.get("context", [])]
-    roles = ["seeker" if (len(context) - n) % 2 == 1 else "recommender" for n in range(len(context))]
     entities = [(name, i.id) for name in row.get("entity", []) for i in catalog.by_title(name)[:1]]
     dialogue = []
-    for role, text in zip(roles, context, strict=True):
+    for role, text in ievalm_context(row.get("context", [])):
         named = [item_id for name, item_id in entities if name in text]
         dialogue.append(Utterance(role=role, text=text, items=list(dict.fromkeys(named))))
+    if not any(u.role == "seeker" for u in dialogue):
+        conversion.skip("with no seeker turn")
+        return None
     dialogue.append(Utterance(role="recommender", text=str(row.get("resp", "")), items=targets, scored=True))
     said = [i for u in dialogue[:-1] if u.role == "seeker" for i in u.items]
     guard = TitleGuard([catalog[t].title for t in targets])

@@ -11,7 +11,9 @@ Per transcript (``None`` where a metric does not apply, e.g. faithfulness of a s
 - ``faithfulness`` — the share of entities named in the reasons that are grounded (KG path or item text);
 - ``leak_rate`` — the share of simulated user messages whose first draft named a target;
 - ``mean_popularity`` — the popularity prior of what was shown;
-- ``replay_hits(t, k)`` — one 0/1 per (recommendation point, movie named next), as iEvaLM counts.
+- ``replay_hits(t, k)`` — one 0/1 per (recommendation point, movie named next), as iEvaLM counts; with
+  ``new_only``, only the movies not mentioned earlier in the dialogue (Kostric & Balog, SIGIR 2026);
+- ``target_hits(t, k)`` — one 0/1 per target of the last list (iEvaLM's attribute-based protocol).
 
 Across transcripts: ``coverage`` (share of the catalog ever shown) and latency percentiles.
 """
@@ -39,6 +41,7 @@ __all__ = [
     "replay_hits",
     "success_turn",
     "summarize",
+    "target_hits",
     "tokens_per_turn",
     "turns_to_success",
 ]
@@ -101,8 +104,19 @@ def tokens_per_turn(t: Transcript) -> float | None:
     return statistics.fmean(turn.tokens for turn in t.turns) if t.turns else None
 
 
-def replay_hits(t: Transcript, k: int) -> list[float]:
-    return [float(target in turn.ranked[:k]) for turn in t.turns for target in turn.targets]
+def replay_hits(t: Transcript, k: int, new_only: bool = False) -> list[float]:
+    """One 0/1 per (recommendation point, movie named next); ``new_only``: only movies not mentioned before."""
+    return [
+        float(target in turn.ranked[:k])
+        for turn in t.turns
+        for target in (turn.new_targets if new_only else turn.targets)
+    ]
+
+
+def target_hits(t: Transcript, k: int) -> list[float]:
+    """One 0/1 per target: in the top ``k`` of the last list (iEvaLM's ``RecMetric``)."""
+    ranked = last_list(t)[:k]
+    return [float(target in ranked) for target in t.targets]
 
 
 def coverage(transcripts: Sequence[Transcript], catalog_size: int) -> float:
@@ -131,10 +145,21 @@ def summarize(transcripts: Sequence[Transcript], catalog_size: int) -> dict[str,
     protocol, k, max_turns = done[0].protocol, done[0].k, done[0].max_turns
     out: dict[str, float | int | None] = {"cases": len(done), "errors": len(transcripts) - len(done)}
     if protocol == "replay":
-        for cut in CUTOFFS:
-            hits = [h for t in done for h in replay_hits(t, cut)]
-            out[f"recall@{cut}"] = round(statistics.fmean(hits), 4) if hits else None
+        for new_only, key in ((False, "recall"), (True, "recall_new")):
+            for cut in CUTOFFS:
+                hits = [h for t in done for h in replay_hits(t, cut, new_only)]
+                out[f"{key}@{cut}"] = round(statistics.fmean(hits), 4) if hits else None
         out["samples"] = sum(len(replay_hits(t, 1)) for t in done)
+        out["samples_new"] = sum(len(replay_hits(t, 1, new_only=True)) for t in done)
+    elif protocol == "ievalm":
+        for cut in CUTOFFS:
+            hits = [h for t in done for h in target_hits(t, cut)]
+            out[f"recall@{cut}"] = round(statistics.fmean(hits), 4) if hits else None
+        out["samples"] = sum(len(t.targets) for t in done)
+        out["success"] = _mean([float(any(turn.accepted for turn in t.turns)) for t in done])
+        out["questions_per_case"] = _mean([float(sum(turn.question for turn in t.turns)) for t in done])
+        out["rounds"] = _mean([float(len(t.turns)) for t in done])
+        out["mrr"] = _mean([reciprocal_rank(t) for t in done])
     else:
         for cut in CUTOFFS:
             out[f"recall@{cut}"] = _mean([recall_at(t, cut) for t in done])
@@ -147,7 +172,7 @@ def summarize(transcripts: Sequence[Transcript], catalog_size: int) -> dict[str,
     out["popularity"] = _mean([mean_popularity(t) for t in done])
     out["faithfulness"] = _mean([faithfulness(t) for t in done])
     turns = [turn for t in done for turn in t.turns]  # per-turn rates pool every turn of every case
-    out["leak_rate"] = _mean([float(turn.leaked) for turn in turns]) if protocol != "replay" else None
+    out["leak_rate"] = _mean([float(turn.leaked) for turn in turns]) if protocol in ("hints", "llm") else None
     all_latencies = [ms for t in done for ms in latencies(t)]
     out["latency_p50_ms"] = round(percentile(all_latencies, 50), 1)
     out["latency_p95_ms"] = round(percentile(all_latencies, 95), 1)

@@ -15,34 +15,45 @@ from crs_agent.knowledge import Knowledge
 
 __all__ = ["PUBLISHED", "format_table", "write_report"]
 
-_IEVALM = "iEvaLM (Wang et al., EMNLP 2023), ReDial"
+_IEVALM = "iEvaLM (Wang et al., EMNLP 2023), ReDial test"
+_KB = "Kostric & Balog, SIGIR 2026 (standardized ReDial test)"
+
+
+def _anchor(protocol: str, system: str, source: str, recalls: tuple[float | None, ...], **more: Any) -> dict[str, Any]:
+    keys = ("recall@1", "recall@10", "recall@50", "recall_new@1", "recall_new@10", "recall_new@50")
+    return {"protocol": protocol, "system": system, "source": source, **dict(zip(keys, recalls, strict=False)), **more}
+
+
+# Published numbers measured under the same protocol on the same kind of cases (ReDial test recommendation
+# turns). Our bundled turns are 1,000 of ReDial's 1,342 test dialogues; the papers use all of them.
 PUBLISHED: list[dict[str, Any]] = [
     *(
-        {"protocol": "replay", "system": name, "recall@1": r1, "recall@10": r10, "source": f"{_IEVALM}, turn-level"}
-        for name, r1, r10 in (("KBRD", 0.028, 0.169), ("UniCRS", 0.050, 0.215), ("ChatGPT zero-shot", 0.037, 0.174))
+        _anchor("ievalm", name, f"{_IEVALM}, attribute-based seeker, 5 rounds", recalls)
+        for name, recalls in (
+            ("KBRD", (0.039, 0.196, 0.436)),
+            ("BARCOR", (0.034, 0.201, 0.427)),
+            ("UniCRS", (0.053, 0.238, 0.520)),
+            ("ChatGPT", (0.191, 0.536, None)),
+        )
     ),
-    {
-        "protocol": "attribute",
-        "system": "ChatGPT (attribute mode)",
-        "recall@1": 0.191,
-        "recall@10": 0.536,
-        "source": f"{_IEVALM}, attribute-based user",
-    },
-    {
-        "protocol": "attribute",
-        "system": "InteRecAgent",
-        "hit@5": 0.85,
-        "avg_turns@5": 3.15,
-        "source": "InteRecAgent (Huang et al., 2023), MovieLens, LLM user",
-    },
-    {
-        "protocol": "llm",
-        "system": "InteRecAgent",
-        "hit@5": 0.85,
-        "avg_turns@5": 3.15,
-        "source": "InteRecAgent (Huang et al., 2023), MovieLens, LLM user",
-    },
+    *(
+        _anchor("replay", name, source, recalls)
+        for name, source, recalls in (
+            ("KBRD", f"{_IEVALM}, turn-level", (0.028, 0.169, None)),
+            ("ChatGPT zero-shot", f"{_IEVALM}, turn-level", (0.037, 0.174, None)),
+            ("UniCRS", f"{_IEVALM} rerun, turn-level", (0.050, 0.215, 0.413)),
+            ("MESE", "MESE (Yang et al., 2022), paper", (0.056, 0.256, 0.455)),
+            ("ReFICR", "ReFICR (RecSys 2024), paper", (0.061, 0.305, 0.532)),
+            ("KBRD", _KB, (0.033, 0.177, 0.332, 0.017, 0.148, 0.300)),
+            ("UniCRS", _KB, (0.049, 0.213, 0.421, 0.024, 0.180, 0.335)),
+            ("ReFICR", _KB, (0.049, 0.270, 0.507, 0.018, 0.213, 0.465)),
+        )
+    ),
 ]
+NO_ANCHOR = {  # protocols of our own: said beside their table
+    "hints": "No published system was measured with this seeker (ours, easier than iEvaLM's): no published row.",
+    "llm": "No published system was measured with this LLM seeker on these cases: no published row.",
+}
 
 
 def _columns(protocol: str, max_turns: int) -> list[tuple[str, str]]:
@@ -56,8 +67,13 @@ def _columns(protocol: str, max_turns: int) -> list[tuple[str, str]]:
         ("tokens_per_turn", "tok/turn"),
     ]
     if protocol == "replay":
-        return [*head, *tail]
+        new = [("recall_new@1", "new R@1"), ("recall_new@10", "new R@10"), ("recall_new@50", "new R@50")]
+        return [*head, *new, ("samples", "targets"), ("samples_new", "new"), *tail[3:]]
+    if protocol == "ievalm":
+        middle = [("success", "success"), ("questions_per_case", "asks"), ("rounds", "rounds"), ("mrr", "MRR")]
+        return [*head, *middle, ("samples", "targets"), *tail]
     middle = [(f"hit@{max_turns}", f"Hit@{max_turns}"), (f"avg_turns@{max_turns}", f"AT@{max_turns}"), ("mrr", "MRR")]
+    middle.append(("questions_per_case", "asks"))
     return [*head, *middle, *tail[:3], ("leak_rate", "leak"), *tail[3:]]
 
 
@@ -72,15 +88,16 @@ def _cell(value: Any) -> str:
 def _rows(protocol: str, block: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     max_turns = int(block["settings"]["max_turns"])
     columns = _columns(protocol, max_turns)
-    header = ["system", "cases", *(label for _, label in columns), "source"]
+    header = ["system", "cases", "errors", *(label for _, label in columns), "source"]
     rows = [
-        [name, _cell(metrics.get("cases")), *(_cell(metrics.get(key)) for key, _ in columns), "measured here"]
-        for name, metrics in block["systems"].items()
+        [name, *(_cell(m.get(key)) for key in ("cases", "errors")), *(_cell(m.get(key)) for key, _ in columns)]
+        + ["measured here"]
+        for name, m in block["systems"].items()
     ]
     for anchor in PUBLISHED:
         if anchor["protocol"] == protocol:
             cells = [_cell(anchor.get(key)) for key, _ in columns]
-            rows.append([anchor["system"], "-", *cells, f"published: {anchor['source']}"])
+            rows.append([anchor["system"], "-", "-", *cells, f"published: {anchor['source']}"])
     return header, rows
 
 
@@ -88,7 +105,7 @@ def format_table(report: dict[str, Any], markdown: bool = False) -> str:
     out = []
     for protocol, block in report["protocols"].items():
         s = block["settings"]
-        title = f"{protocol} protocol, {s['cases']}, k={s['k']}, max {s['max_turns']} turns, backend {s['backend']}"
+        title = f"{protocol} protocol, {Path(s['cases']).name}, {_shape(protocol, s)}, backend {s['backend']}"
         header, rows = _rows(protocol, block)
         if markdown:
             out += [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -99,8 +116,18 @@ def format_table(report: dict[str, Any], markdown: bool = False) -> str:
             for row in [header, *rows]:
                 cells = [row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:-1], widths[1:], strict=True))]
                 out.append("  ".join([*cells, row[-1]]))
+        if protocol in NO_ANCHOR:
+            out.append(NO_ANCHOR[protocol])
         out.append("")
     return "\n".join(out)
+
+
+def _shape(protocol: str, settings: dict[str, Any]) -> str:
+    if protocol == "replay":
+        return "every recommendation turn, R@k per movie named next"
+    if protocol == "ievalm":
+        return f"{settings['max_turns']} rounds, lists of 50, R@k per target of the last list"
+    return f"k={settings['k']}, max {settings['max_turns']} turns"
 
 
 def _collect(out_dir: Path) -> dict[str, tuple[dict[str, Any], dict[str, list[Transcript]]]]:
@@ -146,10 +173,12 @@ def _markdown(report: dict[str, Any], cases: str) -> str:
             "",
             f"Generated {report['generated']} on a catalog of {report['catalog_items']} items. {cases}",
             "",
-            "Rows marked *measured here* ran in this harness; *published* rows are the papers' numbers on their",
-            "own data and simulators (context, not a like-for-like comparison). Recall@k is on the last",
-            "recommendation list (iEvaLM); Hit@T / AT@T count success within T turns, failures as T+1",
-            "(InteRecAgent). Transcripts: `transcripts/*.jsonl`; plots: `plots/*.png`.",
+            "Rows marked *measured here* ran in this harness; *published* rows were measured by their authors",
+            "under the same protocol on ReDial's test recommendation turns (ours: 1,000 of the 1,342 test",
+            "dialogues). `ievalm`: Recall@k per target of the last list (iEvaLM's attribute-based seeker);",
+            "`replay`: Recall@k per movie named next, and over movies not mentioned earlier (new items);",
+            "`hints`/`llm`: our own seekers (Hit@T / AT@T count success within T turns, failures as T+1), which",
+            "no published system was measured with. Transcripts: `transcripts/*.jsonl`; plots: `plots/*.png`.",
             "",
             format_table(report, markdown=True),
         ]
@@ -168,7 +197,7 @@ def _plots(out_dir: Path, report: dict[str, Any], transcripts: dict[str, dict[st
     directory.mkdir(exist_ok=True)
     for protocol, block in report["protocols"].items():
         max_turns = int(block["settings"]["max_turns"])
-        if protocol != "replay":
+        if protocol in ("hints", "llm"):
             fig, ax = plt.subplots(figsize=(6, 4))
             for name, metrics in block["systems"].items():
                 curve = [metrics.get(f"hit@{t}") or 0.0 for t in range(1, max_turns + 1)]

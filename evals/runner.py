@@ -22,10 +22,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from crs_agent.evals.cases import Case, CaseFileError, cases_from_file
-from crs_agent.evals.protocols import PROTOCOLS, run_replay, run_simulated
-from crs_agent.evals.systems import SYSTEMS, System, make_system
-from crs_agent.evals.transcripts import Transcript, TranscriptFile
+from crs_agent.evals.cases import Case, CaseFileError, cases_from_file, eval_data
+from crs_agent.evals.ievalm import LIST_SIZE, run_ievalm
+from crs_agent.evals.protocols import PROTOCOLS, SIMULATED, run_replay, run_simulated
+from crs_agent.evals.systems import SYSTEMS, Session, System, make_system
+from crs_agent.evals.transcripts import Transcript, TranscriptFile, Turn
 from crs_agent.knowledge import CrsAgentError, Knowledge, Settings
 
 __all__ = ["EvalConfig", "EvalSettingsError", "run_eval", "select_cases"]
@@ -38,8 +39,8 @@ class EvalSettingsError(CrsAgentError):
 @dataclass(frozen=True)
 class EvalConfig:
     cases: Path
-    protocol: str = "attribute"
-    systems: tuple[str, ...] = ("agent", "popularity", "embedding", "itemcf")
+    protocol: str = "ievalm"
+    systems: tuple[str, ...] = ("agent", "tools", "popularity", "embedding", "itemcf")
     backend: str = "rules"
     sim_backend: str = "llama_cpp"
     max_turns: int = 5
@@ -47,16 +48,23 @@ class EvalConfig:
     limit: int | None = None
     seed: int = 0
     workers: int = 1
+    known_history: bool = False  # hints/llm: tell the system the seeker's earlier movies first (not a cold start)
     out: Path = Path("eval-out")
     settings: dict[str, Any] = field(default_factory=dict)  # Settings overrides (data_dir, catalog)
+
+    @property
+    def list_size(self) -> int:
+        """How many items a system shows: iEvaLM's seeker judges lists of 50; ours, the top ``k``."""
+        return LIST_SIZE if self.protocol == "ievalm" else self.k
 
     def pinned(self) -> dict[str, Any]:
         """What must not change between a run and its resumption."""
         return {
             "protocol": self.protocol,
             "cases": str(Path(self.cases).resolve()),
-            "k": self.k,
+            "k": self.list_size,
             "max_turns": self.max_turns,
+            "known_history": self.known_history if self.protocol in SIMULATED else None,
             "seed": self.seed,
             "backend": self.backend,
             "sim_backend": self.sim_backend if self.protocol == "llm" else None,
@@ -87,12 +95,12 @@ class _Worker:
             from crs_agent.agent.llm import make_chat_model
 
             llm = make_chat_model(self.settings.model_copy(update={"llm_backend": self.config.backend}))
-            self.systems[name] = make_system(name, self.knowledge, llm, self.config.k)
+            self.systems[name] = make_system(name, self.knowledge, llm, self.config.list_size)
         return self.systems[name]
 
     def user_simulator(self) -> Any:
         if self.simulator is None:
-            from crs_agent.evals.simulators import AttributeSimulator, LlmSimulator
+            from crs_agent.evals.simulators import HintsSimulator, LlmSimulator
 
             if self.config.protocol == "llm":
                 from crs_agent.agent.llm import make_chat_model
@@ -102,39 +110,46 @@ class _Worker:
                     raise EvalSettingsError('The llm protocol needs a model: --sim-backend cannot be "rules".')
                 self.simulator = LlmSimulator(self.knowledge, model)
             else:
-                self.simulator = AttributeSimulator(self.knowledge)
+                self.simulator = HintsSimulator(self.knowledge)
         return self.simulator
 
     def run(self, system_name: str, case: Case) -> Transcript:
+        """One case. Whatever fails in it (a typed error included) is recorded in the transcript and the case
+        runs again on resumption; it never ends the run."""
         config = self.config
-        session = self.system(system_name).session(case.id, interactive=config.protocol != "replay")
+        turns: list[Turn] = []
         error = None
         try:
-            if config.protocol == "replay":
-                turns = run_replay(case, session)
-            else:
-                user = self.user_simulator().start(case, config.seed)
-                turns = run_simulated(case, session, user, config.k, config.max_turns)
-        except CrsAgentError:
-            raise
+            session = self.system(system_name).session(case.id, interactive=config.protocol != "replay")
+            try:
+                turns = self._turns(session, case)
+            finally:
+                session.close()
         except Exception as err:  # noqa: BLE001 - one broken case must not end a long run: recorded, re-run on resume
             if os.environ.get("CRS_AGENT_DEBUG") == "1":
                 raise
             turns, error = [], f"{type(err).__name__}: {err}"
-        finally:
-            session.close()
         titles = [self.knowledge.catalog[t].label for t in case.targets if t in self.knowledge.catalog]
         return Transcript(
             case_id=case.id,
             system=system_name,
             protocol=config.protocol,
-            k=config.k,
+            k=config.list_size,
             max_turns=config.max_turns,
             targets=case.targets,
             target_titles=titles,
             turns=turns,
             error=error,
         )
+
+    def _turns(self, session: Session, case: Case) -> list[Turn]:
+        config = self.config
+        if config.protocol == "replay":
+            return run_replay(case, session)
+        if config.protocol == "ievalm":
+            return run_ievalm(case, session, self.knowledge.catalog, config.max_turns)
+        user = self.user_simulator().start(case, config.seed)
+        return run_simulated(case, session, user, config.k, config.max_turns, config.known_history)
 
 
 def _one_thread() -> None:
@@ -203,12 +218,19 @@ def run_eval(config: EvalConfig, progress: bool = True) -> dict[str, Any]:
     unknown = [s for s in config.systems if s not in SYSTEMS]
     if unknown:
         raise EvalSettingsError(f"Unknown system(s) {', '.join(unknown)}: choose from {', '.join(SYSTEMS)}.")
+    if config.protocol == "llm" and config.sim_backend == "rules":
+        raise EvalSettingsError('The llm protocol needs a model: --sim-backend cannot be "rules".')
     started = time.perf_counter()
     knowledge = _load(Settings(**config.settings))
     conversion = cases_from_file(config.cases, knowledge.catalog)
     cases = select_cases(conversion.cases, config.limit, config.seed)
     if config.protocol == "replay":
         cases = [c for c in cases if any(u.scored for u in c.dialogue)]
+    if config.protocol == "ievalm" and conversion.format != "ievalm":
+        raise CaseFileError(
+            f"The ievalm protocol takes iEvaLM turn files (context, rec), not {conversion.format} "
+            f"({config.cases}): e.g. {eval_data('test_dev_turns.jsonl')}."
+        )
     if not cases:
         raise CaseFileError(f"No usable cases in {config.cases} for the {config.protocol} protocol.")
     _pin(config, [c.id for c in cases])

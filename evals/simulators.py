@@ -4,9 +4,9 @@ Both open with the case's real opening and know the first target's KG facts; whe
 is decided by the protocol (a target in the top k), never by a simulator. Neither may name a target:
 everything they say passes a :class:`TitleGuard`.
 
-- ``attribute`` (iEvaLM's attribute-based user, made stronger): answers a question about genre, actor,
-  director, writer, period or a movie they liked truthfully from the facts and the known history; turns
-  a list down with one new true hint, general to specific (genre, decade, actors, director, writer).
+- ``hints`` (our own, far easier than iEvaLM's attribute-based seeker): answers a question about genre,
+  actor, director, writer, period or a movie they liked truthfully from the facts and the known history;
+  turns a list down with one new true hint, general to specific (genre, decade, actors, director, writer).
 - ``llm`` (iEvaLM / InteRecAgent-style): a seeker persona with the history and the target's facts
   (never its title), told never to name it, on any chat model at a fixed temperature and per-turn seed.
   A reply that names a target is generated again (other seed), then redacted; the first draft's leak is
@@ -28,7 +28,7 @@ from crs_agent.evals.leaks import TitleGuard
 from crs_agent.evals.transcripts import Turn
 from crs_agent.knowledge import Knowledge, item_node
 
-__all__ = ["AttributeSimulator", "LlmSimulator", "SimulatedUser", "UserReply", "UserSimulator", "target_facts"]
+__all__ = ["HintsSimulator", "LlmSimulator", "SimulatedUser", "UserReply", "UserSimulator", "target_facts"]
 
 REJECT = "Not those, something else please."
 ACCEPT = "Yes, that's the one I was looking for. Thanks!"
@@ -97,21 +97,21 @@ def _opening(case: Case, guard: TitleGuard) -> UserReply:
     return UserReply(guard.redact(case.opening, "") or GENERIC_OPENING, leaked=guard.leaks(case.opening))
 
 
-# -- attribute --------------------------------------------------------------------------------------
-class AttributeSimulator:
-    name = "attribute"
+# -- hints ----------------------------------------------------------------------------------------
+class HintsSimulator:
+    name = "hints"
 
     def __init__(self, knowledge: Knowledge) -> None:
         self.knowledge = knowledge
 
-    def start(self, case: Case, seed: int = 0) -> AttributeUser:
+    def start(self, case: Case, seed: int = 0) -> HintsUser:
         guard = _guard(self.knowledge, case)
         liked = [self.knowledge.catalog[i].title for i in case.history if i in self.knowledge.catalog]
-        return AttributeUser(case, {**target_facts(self.knowledge, case), "liked": liked}, guard)
+        return HintsUser(case, {**target_facts(self.knowledge, case), "liked": liked}, guard)
 
 
 @dataclass
-class AttributeUser:
+class HintsUser:
     case: Case
     facts: dict[str, list[str]]
     guard: TitleGuard
@@ -122,7 +122,7 @@ class AttributeUser:
 
     def respond(self, turn: Turn) -> UserReply:
         if turn.question:
-            for kind in asked_about(turn.reply):
+            for kind in [turn.asked] if turn.asked in _ASKS else asked_about(turn.reply):
                 answer = self._say(kind)
                 if answer:
                     return UserReply(answer)

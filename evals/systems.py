@@ -86,6 +86,7 @@ class AgentSession:
             user=message,
             reply=reply.text,
             question=reply.question,
+            asked=reply.asked,
             ranked=ranked[:RANKED],
             shown=[self._shown(i.id, i.reason, i.entities, profile) for i in reply.items],
             latency_ms=reply.latency_ms,

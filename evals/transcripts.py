@@ -33,6 +33,7 @@ class Turn(BaseModel):
     user: str
     reply: str = ""
     question: bool = Field(default=False, description="The system asked a question instead of recommending.")
+    asked: str | None = Field(default=None, description='What the question asked about ("genre", "star"...).')
     ranked: list[str] = Field(default_factory=list, description="The system's ranking, best first (at most 50).")
     shown: list[Shown] = Field(default_factory=list, description="The top k the user saw.")
     latency_ms: float = 0.0
@@ -40,6 +41,9 @@ class Turn(BaseModel):
     leaked: bool = Field(default=False, description="The simulator's first draft named a target (then fixed).")
     accepted: bool = False
     targets: list[str] = Field(default_factory=list, description="Replay: the movies the real recommender named next.")
+    new_targets: list[str] = Field(
+        default_factory=list, description="Replay: those of the targets not mentioned earlier in the dialogue."
+    )
 
 
 class Transcript(BaseModel):

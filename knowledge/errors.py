@@ -24,7 +24,21 @@ __all__ = [
 
 
 class CrsAgentError(Exception):
-    """Base class: a problem the user can fix; ``str(err)`` is the one-line fix."""
+    """Base class: a problem the user can fix; ``str(err)`` is the one-line fix.
+
+    Every subclass survives pickling (a worker process can raise it to its parent), whatever its
+    ``__init__`` takes: the instance is rebuilt from its message and attributes, not by calling ``__init__``.
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuild(cls: type[CrsAgentError], args: tuple[object, ...], state: dict[str, object]) -> CrsAgentError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
 
 
 class EmptyMessageError(CrsAgentError, ValueError):

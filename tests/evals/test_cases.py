@@ -97,8 +97,9 @@ def test_ievalm_turns_become_one_scored_case_each(tmp_path: Path, tiny_knowledge
     assert conversion.format == "ievalm" and sum(conversion.skipped.values()) == 1
     assert case.id == "ievalm-7-3" and case.targets == ["2"] and case.history == ["1"]
     assert case.opening == "I loved Inception (2010), something like"
-    assert [u.role for u in case.dialogue] == ["seeker", "recommender", "seeker", "recommender"]
-    assert [u.scored for u in case.dialogue] == [False, False, False, True]
+    # the seeker at even positions, the recommender at odd ones; the empty string is skipped, not a turn
+    assert [u.role for u in case.dialogue] == ["recommender", "seeker", "recommender"]
+    assert [u.scored for u in case.dialogue] == [False, False, True] and all(u.text for u in case.dialogue)
     with pytest.raises(CaseFileError, match="catalog"):
         cases_from_file(tmp_path / "turns.jsonl")
 

@@ -28,7 +28,7 @@ def _turn(ranked: list[str], question: bool = False, **kw) -> Turn:
     return Turn(user="u", ranked=ranked, question=question, shown=[] if question else shown, **kw)
 
 
-def _transcript(turns: list[Turn], targets: list[str] = ["t"], protocol: str = "attribute") -> Transcript:  # noqa: B006
+def _transcript(turns: list[Turn], targets: list[str] = ["t"], protocol: str = "hints") -> Transcript:  # noqa: B006
     return Transcript(case_id="c", system="s", protocol=protocol, k=2, max_turns=3, targets=targets, turns=turns)
 
 

@@ -1,4 +1,4 @@
-"""Slow: the attribute simulator on every bundled dev case over the real catalog and KG (no embeddings)."""
+"""Slow: the hints simulator on every bundled dev case over the real catalog and KG (no embeddings)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from crs_agent.evals.cases import cases_from_file, eval_data
-from crs_agent.evals.simulators import REJECT, AttributeSimulator, target_facts
+from crs_agent.evals.simulators import REJECT, HintsSimulator, target_facts
 from crs_agent.evals.transcripts import Turn
 from crs_agent.knowledge import Catalog, KnowledgeGraph, normalize_title
 from crs_agent.knowledge.loaders import load_bundled_movies
@@ -23,11 +23,11 @@ def _names_title(text: str, title: str) -> bool:
     return bool(key) and re.search(rf"\b{re.escape(key)}\b", normalize_title(text)) is not None
 
 
-def test_the_attribute_user_never_names_a_target_and_only_says_true_things():
+def test_the_hints_user_never_names_a_target_and_only_says_true_things():
     data = load_bundled_movies()
     catalog = Catalog(data.items)
     knowledge = SimpleNamespace(catalog=catalog, kg=KnowledgeGraph.build(catalog, data.triples))
-    simulator = AttributeSimulator(knowledge)  # type: ignore[arg-type]
+    simulator = HintsSimulator(knowledge)  # type: ignore[arg-type]
     cases = cases_from_file(eval_data("dev_cases.jsonl"), catalog).cases
     assert len(cases) == 931
     hinted = 0

@@ -1,4 +1,4 @@
-"""The user simulators: the attribute one is truthful and never names a target; the llm one's leak check."""
+"""The user simulators: the hints one is truthful and never names a target; the llm one's leak check."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from crs_agent.evals.leaks import TitleGuard
 from crs_agent.evals.simulators import (
     ACCEPT,
     REJECT,
-    AttributeSimulator,
+    HintsSimulator,
     LlmSimulator,
     asked_about,
     target_facts,
@@ -46,9 +46,9 @@ def test_questions_are_read_in_the_order_they_ask():
     assert asked_about("How are you?") == []
 
 
-def test_attribute_user_answers_truthfully_from_the_targets_facts(tiny_knowledge):
+def test_hints_user_answers_truthfully_from_the_targets_facts(tiny_knowledge):
     case = Case(id="c", opening="I want a good movie", history=["2"], targets=["1"])  # Inception
-    user = AttributeSimulator(tiny_knowledge).start(case)
+    user = HintsSimulator(tiny_knowledge).start(case)
     assert user.opening().text == "I want a good movie"
     assert user.respond(_question("Any director whose films you like?")).text == (
         "Ideally directed by Christopher Nolan."
@@ -63,8 +63,8 @@ def test_attribute_user_answers_truthfully_from_the_targets_facts(tiny_knowledge
     assert user.respond(_rejected(["5"])).text == f"{REJECT} I'd like something with Tom Hardy."
 
 
-def test_attribute_user_runs_out_of_hints_honestly(tiny_knowledge):
-    user = AttributeSimulator(tiny_knowledge).start(Case(id="c", opening="hi", targets=["5"]))
+def test_hints_user_runs_out_of_hints_honestly(tiny_knowledge):
+    user = HintsSimulator(tiny_knowledge).start(Case(id="c", opening="hi", targets=["5"]))
     said = [user.respond(_rejected(["1"])).text for _ in range(12)]
     assert said[-1] == REJECT and len(set(said)) > 4
     facts = target_facts(tiny_knowledge, Case(id="c", opening="hi", targets=["5"]))
@@ -72,10 +72,10 @@ def test_attribute_user_runs_out_of_hints_honestly(tiny_knowledge):
 
 
 @pytest.mark.parametrize("target", [m["id"] for m in TINY_MOVIES])
-def test_attribute_user_never_names_a_target(tiny_knowledge, target: str):
+def test_hints_user_never_names_a_target(tiny_knowledge, target: str):
     others = [m["id"] for m in TINY_MOVIES if m["id"] != target]
     case = Case(id="c", opening=f"I loved {tiny_knowledge.catalog[target].title}!", history=others, targets=[target])
-    user = AttributeSimulator(tiny_knowledge).start(case)
+    user = HintsSimulator(tiny_knowledge).start(case)
     guard = TitleGuard([tiny_knowledge.catalog[target].title])
     opening = user.opening()
     assert opening.leaked and not guard.leaks(opening.text), "a leaking opening is redacted and counted"
@@ -84,7 +84,7 @@ def test_attribute_user_never_names_a_target(tiny_knowledge, target: str):
         assert not guard.leaks(user.respond(_rejected(others)).text)
 
 
-def test_attribute_user_skips_a_true_fact_that_would_name_the_target(tmp_path, monkeypatch):
+def test_hints_user_skips_a_true_fact_that_would_name_the_target(tmp_path, monkeypatch):
     from crs_agent.knowledge import Settings, build_index, load_knowledge
 
     catalog = tmp_path / "movies.jsonl"
@@ -97,7 +97,7 @@ def test_attribute_user_skips_a_true_fact_that_would_name_the_target(tmp_path, m
     settings = Settings(data_dir=tmp_path / "data", catalog=catalog, embedding_model="hashing")
     build_index(settings, progress=False)
     knowledge = load_knowledge(settings)
-    user = AttributeSimulator(knowledge).start(Case(id="c", opening="hi", history=["2"], targets=["1"]))
+    user = HintsSimulator(knowledge).start(Case(id="c", opening="hi", history=["2"], targets=["1"]))
     said = [user.respond(_question("Any actor? Or a movie you liked?")).text for _ in range(3)]
     assert all("Selena" not in text for text in said)
 

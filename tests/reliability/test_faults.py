@@ -418,7 +418,7 @@ def test_an_evaluation_reads_the_directory_a_process_serves(spawn, rules_setting
     settings = {"data_dir": rules_settings.data_dir, "catalog": rules_settings.catalog, "embedding_model": "hashing"}
     config = EvalConfig(cases=cases, systems=("agent",), workers=2, out=tmp_path / "eval", settings=settings)
     report = run_eval(config, progress=False)
-    assert report["protocols"]["attribute"]["systems"]["agent"]["cases"] == len(CASES)
+    assert report["protocols"]["hints"]["systems"]["agent"]["cases"] == len(CASES)
     assert holder.answer(user="ana", thread="t", message="something else")["items"], "the server still serves"
     assert holder.finish()[0] == 0
 

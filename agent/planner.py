@@ -18,9 +18,9 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, create_model
 
 from crs_agent.agent.llm import structured
-from crs_agent.agent.respond import best_question
 from crs_agent.agent.state import Deps, Path, PathStep, State, deps_of
 from crs_agent.tools import Candidate, Explanation, KgResult, Profile
+from crs_agent.tools.context import LastReply
 
 __all__ = ["Decision", "PlanChoice", "available_strategies", "observe", "plan", "policy", "tool_call_for"]
 
@@ -83,7 +83,7 @@ def policy(state: State, deps: Deps, paths: list[Path]) -> Decision:
     if state.get("steps", 0) >= deps.step_budget:
         return Decision(action="answer", rationale="step budget reached")
     if _thin(profile) or (state.get("intent") == "chit-chat" and not bus and len(profile.wishes) == 0):
-        return Decision(action="ask", rationale="too little to go on: ask one question")
+        return Decision(action="ask", strategy="liked", rationale="too little to go on: ask what they loved")
     search = [o for o in options if o != "popular"]
     if search and (not bus or failed or len(bus) < 3 * BUS_TARGET):
         return Decision(action="open", strategy=search[0], rationale=_why(search[0], verdicts))
@@ -93,17 +93,20 @@ def policy(state: State, deps: Deps, paths: list[Path]) -> Decision:
         return Decision(action="open", strategy="popular", rationale="few candidates: add popular titles in scope")
     if bus and (not state.get("ranked") or _new_since_rank(paths)):
         return Decision(action="rank", strategy="rank", rationale="score every candidate on the bus for this user")
-    if _ask_after_rejection(state, profile, deps):
-        return Decision(action="ask", rationale="the list was turned down: ask what best splits the candidates")
+    question = _question(state, profile, deps)
+    if question is not None:
+        kind, gain = question
+        why = f"asking about {kind} is worth {gain:.2f} more chance that the list holds what they want"
+        return Decision(action="ask", strategy=kind, rationale=why)
     return Decision(action="answer", rationale="ranked candidates are ready")
 
 
-def _ask_after_rejection(state: State, profile: Profile, deps: Deps) -> bool:
-    """After "not those", while no person the user likes is known, one question about what best separates
-    the candidates (never two in a row)."""
-    if state.get("intent") != "reject" or state.get("reply", {}).get("question") or profile.people:
-        return False
-    return best_question(profile, state.get("ranked", []), deps) is not None
+def _question(state: State, profile: Profile, deps: Deps) -> tuple[str, float] | None:
+    """The question worth more than the list (see :mod:`crs_agent.agent.questions`), or None."""
+    bus, k = state.get("bus", {}), deps.toolkit.k
+    scored = [(i, float(bus[i]["score"])) for i in state.get("ranked", []) if i in bus]
+    last = LastReply.model_validate(state["last"]) if state.get("last") else None
+    return deps.questions.choose(profile, scored, k.catalog, k.kg, deps.top_k, last, bool(state.get("refined")))
 
 
 _MOVES = {  # what each move does: the rationale recorded on a path, and the LLM's menu of moves

@@ -8,7 +8,6 @@ set. Text streams as custom events (``{"token": ...}``) so every backend streams
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -17,12 +16,12 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from crs_agent.agent.llm import model_failures
+from crs_agent.agent.questions import QUESTIONS
 from crs_agent.agent.state import Deps, State, deps_of
-from crs_agent.knowledge import Item, KnowledgeGraph, entity_node
 from crs_agent.tools import Profile
 from crs_agent.tools.context import fold_shown
 
-__all__ = ["Asked", "ReplyItem", "best_question", "clarifying_question", "respond"]
+__all__ = ["Asked", "ReplyItem", "question", "respond"]
 
 
 class ReplyItem(BaseModel):
@@ -37,49 +36,6 @@ class ReplyItem(BaseModel):
     entities: list[str]
 
 
-_ASK_ABOUT = {  # attribute -> the question that asks for it
-    "director": "Is there a director whose films you enjoy?",
-    "star": "Is there an actor or actress you'd like to see in it?",
-    "decade": "Do you have a period in mind: the 80s, the 90s, something recent?",
-    "genre": "What genre are you in the mood for?",
-}
-_ROLE_RELATION = {"director": "directed_by", "star": "stars"}
-
-
-def _values(item: Item, kind: str) -> list[str]:
-    if kind == "genre":
-        return item.genres
-    if kind == "decade":
-        return [item.decade] if item.decade else []
-    return item.people.get(kind, [])[:3]
-
-
-def best_question(profile: Profile, ranked: list[str], deps: Deps) -> str | None:
-    """The attribute the user has not given that best splits the top candidates (the least chance that two
-    of them share a value), or ``None`` when there are too few candidates or nothing left to ask."""
-    catalog, kg = deps.toolkit.k.catalog, deps.toolkit.k.kg
-    items = [catalog[i] for i in ranked[:30] if i in catalog]
-    named = {rel for name in profile.people for rel, forward in _relations(kg, name) if not forward}
-    known = {
-        "genre": bool(profile.genres),
-        "decade": profile.year_min is not None or profile.year_max is not None,
-        **{kind: rel in named for kind, rel in _ROLE_RELATION.items()},
-    }
-    agreement = {}
-    for kind in _ASK_ABOUT:
-        counts: Counter[str] = Counter()
-        for item in items:
-            values = _values(item, kind) or [f"?{item.id}"]  # unknown: no evidence of agreement
-            counts.update({v: 1 / len(values) for v in values})
-        if not known[kind] and any(not v.startswith("?") for v in counts):
-            agreement[kind] = sum((c / len(items)) ** 2 for c in counts.values())
-    return min(agreement, key=agreement.__getitem__) if len(items) >= 5 and agreement else None
-
-
-def _relations(kg: KnowledgeGraph, name: str) -> list[tuple[str, bool]]:
-    return [pair for pairs in kg.neighbours(entity_node("person", name)).values() for pair in pairs]
-
-
 Asked = Literal["genre", "star", "director", "decade", "liked", "avoid"]
 _OPEN_QUESTIONS: dict[str, str] = {
     "liked": "What's a movie you loved recently, or what are you in the mood for (a genre, a feeling, an actor)?",
@@ -87,18 +43,15 @@ _OPEN_QUESTIONS: dict[str, str] = {
 }
 
 
-def clarifying_question(profile: Profile, deps: Deps, ranked: list[str] | None = None) -> tuple[Asked, str]:
-    """The most useful single question and what it asks about: what best splits the ranked candidates, else
-    what the profile misses."""
-    kind = best_question(profile, ranked or [], deps)
-    if kind:
-        return kind, _ASK_ABOUT[kind]  # type: ignore[return-value]
+def question(decision: dict[str, Any], profile: Profile) -> tuple[Asked, str]:
+    """The question the planner chose (an attribute worth asking), else what the profile misses most."""
+    kind = decision.get("strategy", "")
+    if kind in QUESTIONS:
+        return kind, QUESTIONS[kind]  # type: ignore[return-value]
     if not (profile.liked_ids or profile.genres or profile.wishes):
         return "liked", _OPEN_QUESTIONS["liked"]
     if not profile.liked_ids:
         return "liked", "Is there a movie you liked that is close to what you want? I can find more like it."
-    if not profile.genres:
-        return "genre", "Any genre you're in the mood for, or one you'd rather avoid?"
     return "avoid", _OPEN_QUESTIONS["avoid"]
 
 
@@ -191,8 +144,8 @@ def respond(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     text = _render(opener, items, notices)
     asked = None
     if ask:
-        asked, question = clarifying_question(profile, deps, state.get("ranked", []))
-        text = "\n".join([*notices, question])
+        asked, asking = question(decision, profile)
+        text = "\n".join([*notices, asking])
     writer = get_stream_writer()
     for start in range(0, len(text), 24):
         writer({"token": text[start : start + 24]})

@@ -17,6 +17,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
+from crs_agent.agent.questions import QuestionPolicy
 from crs_agent.tools import Toolkit
 from crs_agent.tools.linker import Linker
 
@@ -99,6 +100,8 @@ class State(TypedDict, total=False):
     verdicts: list[dict[str, Any]]
     reply: dict[str, Any]
     notices: list[str]
+    last: dict[str, Any]  # the recommender turn this message answers (LastReply)
+    refined: bool  # the message turned down the agent's own list and said what to change
 
 
 @dataclass
@@ -117,6 +120,7 @@ class Deps:
     use_memory: bool = True
     llm_critique: bool = False
     llm_reads_every_message: bool = False  # else the LLM reads only what the linker could not (a strong model: True)
+    questions: QuestionPolicy = field(default_factory=QuestionPolicy)
     notices: list[str] = field(default_factory=list)
     plan_llm_calls: int = 0  # LLM planning calls made in this run (capped by the planner)
 

@@ -27,6 +27,7 @@ __all__ = [
     "LlmReading",
     "PreferenceUpdate",
     "clean_message",
+    "read_answer",
     "read_deterministic",
     "read_into",
     "linker_left_gaps",
@@ -113,6 +114,34 @@ def read_deterministic(text: str, linker: Linker, last: LastReply | None = None)
         spans=linked.spans,
     )
     update.intent = _intent(text, update, bool(last.item_ids))
+    if last.question and last.asked:
+        return read_answer(text, last.asked, update, linker)
+    return update
+
+
+_LIST_SEPARATORS = re.compile(r"\s*(?:,|;|/|\band\b|\bor\b|&|\n)\s*", re.I)
+_PEOPLE_ROLES = ("star", "director", "writer")
+
+
+def read_answer(text: str, asked: str, base: PreferenceUpdate, linker: Linker) -> PreferenceUpdate:
+    """A reply to a question about ``asked``: every value it lists is part of the answer ("Tom Hanks, Meg Ryan";
+    "action, adventure, sci-fi"). Values are the linker's finds, and list items that name a genre of the catalog
+    or a person of the KG exactly (any case); a reply that names none answers nothing (they could not say)."""
+    update = base.model_copy(deep=True)
+    chunks = [c.strip(" .!?\"'") for c in _LIST_SEPARATORS.split(text) if c.strip(" .!?\"'")]
+    if asked == "genre":
+        found = [*base.genres, *(g for c in chunks for g in linker.genres_of(c))]
+        update.genres = values = list(dict.fromkeys(found))
+    elif asked in _PEOPLE_ROLES:
+        people = [n for n in (linker.person(c) for c in chunks) if n]
+        update.people = values = list(dict.fromkeys([*base.people, *people]))
+    elif asked == "decade":
+        values = [str(y) for y in (base.year_min, base.year_max) if y is not None]
+    else:
+        values = list(base.mentioned_ids)
+    update.answered, update.answer = asked, values
+    if values and update.intent in ("chit-chat", "ask"):
+        update.intent = "answer"
     return update
 
 
@@ -232,7 +261,10 @@ def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     text, notices = clean_message(state.get("message", ""))
     reply = state.get("reply", {})
     last = LastReply(
-        item_ids=list(reply.get("item_ids", [])), own=not reply.get("heard"), question=bool(reply.get("question"))
+        item_ids=list(reply.get("item_ids", [])),
+        own=not reply.get("heard"),
+        question=bool(reply.get("question")),
+        asked=reply.get("asked"),
     )
     if "profile" in state:
         profile = Profile.model_validate(state["profile"])
@@ -242,6 +274,7 @@ def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     update = read_with_llm(text, deps, base)
     # the LLM may add wanted genres, never lift an exclusion the user did not lift in their own words
     update.genres = [g for g in update.genres if g in base.genres or g not in profile.exclude_genres]
+    refined = last.own and not last.question and bool(last.item_ids) and update.intent != "accept"
     profile = fold_message(profile, update, text, last)
     if deps.use_memory:
         remember_profile(deps, update)
@@ -255,4 +288,6 @@ def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         "steps": 0,
         "verdicts": [],
         "notices": notices,
+        "last": last.model_dump(),
+        "refined": refined and not update.is_empty(),
     }

@@ -16,7 +16,7 @@ DEFAULT_SYSTEMS = "agent,tools,popularity,embedding,itemcf"
 _PROTOCOL_HELP = (
     "ievalm: iEvaLM's attribute-based protocol exactly (default; iEvaLM turn files; 5 rounds; the seeker answers "
     "only a question about genre, star or director, with the targets' values, and judges lists of 50: "
-    "\"That's perfect, thank you!\" or \"I don't like them.\"). replay: real dialogues fed turn by turn, the "
+    '"That\'s perfect, thank you!" or "I don\'t like them."). replay: real dialogues fed turn by turn, the '
     "ranking scored against the movies the human recommender named next, on all of them and on those not "
     "mentioned earlier. hints: our own seeker, easier than iEvaLM's: it volunteers a new true hint after every "
     "turned-down list and any of the case's liked suggestions counts (a development aid). llm: an LLM seeker."
@@ -59,7 +59,11 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--max-turns", type=int, default=5, help="System replies per simulated conversation (ievalm: rounds, 5)."
     )
     ev.add_argument(
-        "--k", type=int, default=10, help="hints/llm: the seeker accepts a target in the top k (ievalm: always 50)."
+        "--k",
+        type=int,
+        default=10,
+        help="Items a system shows per list (hints/llm: the seeker accepts a target among them; ievalm judges "
+        "the system's whole ranking, up to 50, whatever it shows).",
     )
     ev.add_argument(
         "--known-history",

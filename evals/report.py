@@ -126,7 +126,9 @@ def _shape(protocol: str, settings: dict[str, Any]) -> str:
     if protocol == "replay":
         return "every recommendation turn, R@k per movie named next"
     if protocol == "ievalm":
-        return f"{settings['max_turns']} rounds, lists of 50, R@k per target of the last list"
+        return (
+            f"{settings['max_turns']} rounds, rankings of 50 judged ({settings['k']} shown), R@k per target of the last"
+        )
     return f"k={settings['k']}, max {settings['max_turns']} turns"
 
 

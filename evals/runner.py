@@ -23,7 +23,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from crs_agent.evals.cases import Case, CaseFileError, cases_from_file, eval_data
-from crs_agent.evals.ievalm import LIST_SIZE, run_ievalm
+from crs_agent.evals.ievalm import run_ievalm
 from crs_agent.evals.protocols import PROTOCOLS, SIMULATED, run_replay, run_simulated
 from crs_agent.evals.systems import SYSTEMS, Session, System, make_system
 from crs_agent.evals.transcripts import Transcript, TranscriptFile, Turn
@@ -52,17 +52,12 @@ class EvalConfig:
     out: Path = Path("eval-out")
     settings: dict[str, Any] = field(default_factory=dict)  # Settings overrides (data_dir, catalog)
 
-    @property
-    def list_size(self) -> int:
-        """How many items a system shows: iEvaLM's seeker judges lists of 50; ours, the top ``k``."""
-        return LIST_SIZE if self.protocol == "ievalm" else self.k
-
     def pinned(self) -> dict[str, Any]:
         """What must not change between a run and its resumption."""
         return {
             "protocol": self.protocol,
             "cases": str(Path(self.cases).resolve()),
-            "k": self.list_size,
+            "k": self.k,
             "max_turns": self.max_turns,
             "known_history": self.known_history if self.protocol in SIMULATED else None,
             "seed": self.seed,
@@ -95,7 +90,7 @@ class _Worker:
             from crs_agent.agent.llm import make_chat_model
 
             llm = make_chat_model(self.settings.model_copy(update={"llm_backend": self.config.backend}))
-            self.systems[name] = make_system(name, self.knowledge, llm, self.config.list_size)
+            self.systems[name] = make_system(name, self.knowledge, llm, self.config.k)
         return self.systems[name]
 
     def user_simulator(self) -> Any:
@@ -134,7 +129,7 @@ class _Worker:
             case_id=case.id,
             system=system_name,
             protocol=config.protocol,
-            k=config.list_size,
+            k=config.k,
             max_turns=config.max_turns,
             targets=case.targets,
             target_titles=titles,

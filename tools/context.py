@@ -45,6 +45,8 @@ class PreferenceUpdate(BaseModel):
     spans: list[tuple[str, str, str]] = Field(
         default_factory=list, description="What the linker matched: (kind, canonical value, text as written)."
     )
+    answered: str | None = Field(default=None, description="The attribute this message answers a question about.")
+    answer: list[str] = Field(default_factory=list, description="The values the answer gives (none: could not say).")
 
     def is_empty(self) -> bool:
         return not any(
@@ -66,6 +68,7 @@ class LastReply(BaseModel):
     item_ids: list[str] = Field(default_factory=list)
     own: bool = Field(default=True, description="The agent's own list (False: heard from another recommender).")
     question: bool = False
+    asked: str | None = Field(default=None, description="What the question asked about.")
 
 
 def _union(a: list[str], b: list[str]) -> list[str]:
@@ -95,14 +98,16 @@ def fold_message(profile: Profile, update: PreferenceUpdate, text: str, last: La
     p.seen_ids = _union(p.seen_ids, seen)[-200:]
     p.rejected_ids = [i for i in p.rejected_ids if i not in update.mentioned_ids or i in disliked]
     p.mentioned_ids = _union(p.mentioned_ids, update.mentioned_ids)
-    p.genres = _union([g for g in p.genres if g not in update.exclude_genres], update.genres)[-5:]
+    p.genres = _union([g for g in p.genres if g not in update.exclude_genres], update.genres)[-10:]
     p.exclude_genres = _union([g for g in p.exclude_genres if g not in update.genres], update.exclude_genres)[-10:]
-    p.people = _union([x for x in p.people if x not in update.exclude_people], update.people)[-5:]
+    p.people = _union([x for x in p.people if x not in update.exclude_people], update.people)[-20:]
     p.exclude_people = _union([x for x in p.exclude_people if x not in update.people], update.exclude_people)[-10:]
     p.year_min = update.year_min or p.year_min
     p.year_max = update.year_max or p.year_max
     if update.wish and update.intent in ("ask", "answer", "reject", "seen"):
         p.wishes = [*p.wishes, update.wish]
+    if update.answered:
+        p.answers = {**p.answers, update.answered: update.answer[:20]}
     if text.strip():
         p.said = [*p.said, text.strip()[:500]]
     p.turn += 1
@@ -119,6 +124,7 @@ def fold_heard(profile: Profile, text: str, item_ids: list[str], undelivered: li
         drop = set(undelivered) - set(item_ids)
         p.suggested_ids = [i for i in p.suggested_ids if i not in drop]
     p.suggested_ids = _union(p.suggested_ids, item_ids)
+    p.questions_in_row = 0
     if text.strip():
         p.heard = [*p.heard, text.strip()[:500]]
     return _bounded(p)
@@ -130,4 +136,5 @@ def fold_shown(profile: Profile, item_ids: list[str], asked: str | None = None) 
     p.suggested_ids = _union(p.suggested_ids, item_ids)
     if asked:
         p.asked = [*p.asked, asked]
+    p.questions_in_row = p.questions_in_row + 1 if asked else 0
     return _bounded(p)

@@ -262,6 +262,18 @@ class Linker:
             return 2 if key in self._blocked or not key.isalpha() else 1
         return 1 if _all_common(key, self._ordinary) else 0
 
+    # -- single values (a reply listing several) -------------------------------------------------------
+    def person(self, text: str) -> str | None:
+        """The KG person whose full name ``text`` is (any case, accents and punctuation aside), else None."""
+        tokens = _fold(text)
+        while len(tokens) > 1 and tokens[-1] in lex.SUFFIXES:
+            tokens = tokens[:-1]
+        return self._people.get(" ".join(tokens))
+
+    def genres_of(self, text: str) -> tuple[str, ...]:
+        """The catalog genres ``text`` names as a whole ("Sci-Fi", "science fiction", "rom-com"), else ()."""
+        return self._genres.get(_key(text), ())
+
     # -- linking ------------------------------------------------------------------------------------
     def link(self, text: str) -> LinkResult:
         """Everything ``text`` names; never raises, whatever the string."""

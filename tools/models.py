@@ -16,9 +16,9 @@ class Profile(BaseModel):
     disliked_ids: list[str] = Field(default_factory=list, max_length=50, description="Catalog ids the user disliked.")
     seen_ids: list[str] = Field(default_factory=list, max_length=200, description="Ids the user has already seen.")
     rejected_ids: list[str] = Field(default_factory=list, max_length=200, description="Ids the user turned down.")
-    genres: list[str] = Field(default_factory=list, max_length=5, description="Wanted genres.")
+    genres: list[str] = Field(default_factory=list, max_length=10, description="Wanted genres.")
     exclude_genres: list[str] = Field(default_factory=list, max_length=10, description="Genres to avoid.")
-    people: list[str] = Field(default_factory=list, max_length=5, description="Wanted people (names).")
+    people: list[str] = Field(default_factory=list, max_length=20, description="Wanted people (names).")
     exclude_people: list[str] = Field(default_factory=list, max_length=10, description="People to avoid.")
     year_min: int | None = Field(default=None, ge=1800, le=2100)
     year_max: int | None = Field(default=None, ge=1800, le=2100)
@@ -36,6 +36,12 @@ class Profile(BaseModel):
     turn: int = Field(default=0, ge=0, description="How many messages the seeker has sent in this conversation.")
     asked: list[str] = Field(
         default_factory=list, max_length=20, description='Attributes the recommender asked about ("star", ...).'
+    )
+    questions_in_row: int = Field(default=0, ge=0, description="The recommender's questions since its last list.")
+    answers: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='What the seeker answered to a question about an attribute ("star": ["Tom Hanks", ...]); '
+        "an empty list: they could not say.",
     )
 
     @model_validator(mode="after")

@@ -10,10 +10,13 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from crs_agent.agent import Recommender
 from crs_agent.agent.graph import build_graph
+from crs_agent.agent.questions import QuestionPolicy
 from crs_agent.tools import Toolkit
 from tests.agent.fakes import ScriptedChatModel, ScriptExhausted
 
 GRAPH_SHAPE = Path(__file__).with_name("graph.mmd")
+
+LISTS_ONLY = QuestionPolicy(min_gain=2.0)  # no question is worth more than a list
 
 
 @pytest.fixture
@@ -100,7 +103,8 @@ def test_conversation_survives_a_restart(tiny_knowledge, tmp_path: Path):
     assert "1" in second.profile("u", "t").liked_ids
     more = second.chat("seen those, something else", user_id="u", thread_id="t")
     assert set(second.profile("u", "t").rejected_ids) == {i.id for i in answered.items}
-    assert more.items
+    assert more.trace.ranked and set(more.trace.ranked).isdisjoint(i.id for i in answered.items)
+    assert more.items or more.asked, "the next turn is answered: a new list, or a question worth more than one"
 
 
 def test_scripted_llm_fills_preferences_but_cannot_invent_items(tiny_knowledge):
@@ -143,7 +147,7 @@ def test_llm_reads_only_what_the_linker_left(tiny_knowledge):
     # everything in this message is linked with a clear polarity: no LLM reading (one plan call, the opener)
     plan = '{"action": "answer", "strategy": "none", "rationale": "done"}'
     llm = ScriptedChatModel([plan, "Here are some picks for you."])
-    rec = Recommender(tiny_knowledge, llm)
+    rec = Recommender(tiny_knowledge, llm, questions=LISTS_ONLY)  # about the LLM, not asking
     reply = rec.chat("I loved Inception, no horror please", user_id="u", thread_id="t")
     assert reply.items and reply.text.startswith("Here are some picks for you.")
     assert not any("Extract" in str(call[0].content) for call in llm.calls)
@@ -182,7 +186,7 @@ def test_thread_ids_never_reach_another_users_thread(tiny_knowledge, tmp_path: P
 def test_llm_plan_choice_is_followed_and_bounded(tiny_knowledge):
     # the planner asks once per turn; a valid choice is followed and recorded as the LLM's
     llm = ScriptedChatModel(['{"next": "popular"}', "Here are some picks for you."])
-    rec = Recommender(tiny_knowledge, llm)
+    rec = Recommender(tiny_knowledge, llm, questions=LISTS_ONLY)  # about the LLM, not asking
     reply = rec.chat("I loved Inception, something mind-bending", user_id="u", thread_id="t")
     first = reply.trace.paths[0]
     assert first.strategy == "popular" and first.rationale.startswith("[llm]")

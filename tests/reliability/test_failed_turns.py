@@ -35,7 +35,7 @@ def test_a_turn_that_raises_leaves_the_thread_as_it_was(rec, monkeypatch):
     assert rec.profile("u", "t") == profile  # and nothing the failed turn understood
     assert rec.graph.get_state(rec._config("u", "t")).next == ()
     after = rec.chat("something else", user_id="u", thread_id="t")
-    assert [role for role, _ in rec.history("u", "t")] == ["human", "ai"] * 2 and after.items
+    assert [role for role, _ in rec.history("u", "t")] == ["human", "ai"] * 2 and (after.items or after.asked)
 
 
 def test_a_first_turn_that_raises_leaves_no_thread(rec, monkeypatch):

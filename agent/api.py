@@ -126,6 +126,7 @@ class Recommender:
         lease = serve_lock(settings)  # an embedded Chroma store serves one process: refuse a second one clearly
         try:
             knowledge = ensure_index(settings)
+            overrides.setdefault("llm_reads_every_message", settings.llm_reads_every_message)
             rec = cls(knowledge, make_chat_model(settings), checkpointer=make_checkpointer(settings), **overrides)
         except BaseException:
             if lease is not None:

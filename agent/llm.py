@@ -24,7 +24,7 @@ import pydantic
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from crs_agent.agent.llm_llamacpp import LlamaCppChat, embedded_gguf_path, get_llama
+from crs_agent.agent.llm_llamacpp import PACKAGED, LlamaCppChat, get_llama, packaged_gguf_path
 from crs_agent.knowledge.config import Settings
 from crs_agent.knowledge.errors import CrsAgentError, ModelNotFoundError
 
@@ -47,6 +47,8 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 _OPENAI_MODES = ("json_schema", "json_object_schema", "json_object")
 _OPENAI_MODE_BY_URL: dict[str, str] = {}
 _REJECTED_STATUS = {400, 404, 415, 422, 500, 501}
+
+DEFAULT_GGUF = "smollm2-135m"  # the embedded model (see the README for how it compares with gemma3-270m)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ def make_chat_model(settings: Settings, *, timeout: float | None = None) -> Base
     if backend == "rules":
         return None
     if backend == "llama_cpp":
-        path = Path(settings.llm_model).expanduser() if settings.llm_model else embedded_gguf_path()
+        name = settings.llm_model or DEFAULT_GGUF
+        path = packaged_gguf_path(name, settings.data_dir / "models") if name in PACKAGED else Path(name).expanduser()
         get_llama(path)
         return LlamaCppChat(model_path=str(path))
     if backend == "openai":

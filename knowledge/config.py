@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         description="Seconds an OpenAI-compatible server may take per request before the turn "
         "falls back to the rules backend.",
     )
+    llm_reads_every_message: bool = Field(
+        default=False,
+        description="The LLM reads every message, not only what the linker and the learned reading leave open "
+        "(for a strong server model; on the embedded one each reading costs about a second).",
+    )
     checkpoint: str = Field(
         default="sqlite",
         description='Where conversations persist: "sqlite" (conversations.sqlite in the data directory), "memory" '

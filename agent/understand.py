@@ -16,9 +16,11 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, StringConstraints
 
 from crs_agent.agent.llm import structured_result
+from crs_agent.agent.reading import ReadingModel, read_learned
 from crs_agent.agent.state import Deps, State, deps_of
 from crs_agent.knowledge.items import normalize_title
 from crs_agent.tools import Profile
+from crs_agent.tools import lexicon as lex
 from crs_agent.tools.context import Intent, LastReply, PreferenceUpdate, fold_message
 from crs_agent.tools.linker import Linker
 
@@ -30,6 +32,7 @@ __all__ = [
     "read_answer",
     "read_deterministic",
     "read_into",
+    "read_message",
     "linker_left_gaps",
     "understand",
 ]
@@ -114,8 +117,28 @@ def read_deterministic(text: str, linker: Linker, last: LastReply | None = None)
         spans=linked.spans,
     )
     update.intent = _intent(text, update, bool(last.item_ids))
+    return update
+
+
+def _takes_it(text: str) -> bool:
+    """Words that take a list: a word of acceptance and no word of negation, contrast or turning down."""
+    words = set(re.findall(r"[a-z]+", text.lower().replace("'", "")))
+    cancelled = words & (lex.NEGATIONS | lex.NT_STEMS | lex.TURN_DOWN_CUES)
+    return bool(words & lex.ACCEPT_CUES) and not cancelled
+
+
+def read_message(text: str, linker: Linker, last: LastReply | None = None, embedder: Any = None) -> PreferenceUpdate:
+    """A message read without an LLM: the linker finds what it names; the learned reading (when fitted with
+    ``embedder``) decides its intent and the stance on each title, else the rules do; a reply to a question is
+    read for the values it gives."""
+    last = last or LastReply(item_ids=[])
+    update = read_deterministic(text, linker, last)
+    if embedder is not None:
+        update = read_learned(ReadingModel.default(), embedder, text, update, last)
+    if update.intent == "accept" and not _takes_it(text):
+        update.intent = "chit-chat"
     if last.question and last.asked:
-        return read_answer(text, last.asked, update, linker)
+        update = read_answer(text, last.asked, update, linker)
     return update
 
 
@@ -145,13 +168,15 @@ def read_answer(text: str, asked: str, base: PreferenceUpdate, linker: Linker) -
     return update
 
 
-def read_into(profile: Profile, text: str, linker: Linker, last: LastReply | None = None) -> Profile:
-    """One seeker message read without an LLM (linker and learned reading) and folded into ``profile``: how the
+def read_into(
+    profile: Profile, text: str, linker: Linker, last: LastReply | None = None, embedder: Any = None
+) -> Profile:
+    """One seeker message read without an LLM (:func:`read_message`) and folded into ``profile``: how the
     ``tools`` evaluation system and the ranker's training data follow a conversation, as the agent does."""
     text, _ = clean_message(text)
     if not text:
         return profile
-    return fold_message(profile, read_deterministic(text, linker, last), text, last)
+    return fold_message(profile, read_message(text, linker, last, embedder), text, last)
 
 
 def linker_left_gaps(update: PreferenceUpdate) -> bool:
@@ -270,7 +295,7 @@ def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         profile = Profile.model_validate(state["profile"])
     else:
         profile = profile_from_memory(deps) if deps.use_memory else Profile()
-    base = read_deterministic(text, deps.linker, last)
+    base = read_message(text, deps.linker, last, deps.toolkit.k.embedder)
     update = read_with_llm(text, deps, base)
     # the LLM may add wanted genres, never lift an exclusion the user did not lift in their own words
     update.genres = [g for g in update.genres if g in base.genres or g not in profile.exclude_genres]

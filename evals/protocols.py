@@ -18,6 +18,7 @@ simulated seekers of our own (``hints``, ``llm``).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from crs_agent.agent.understand import read_into
 from crs_agent.evals.cases import Case, Utterance
@@ -58,13 +59,16 @@ def run_simulated(
     return turns
 
 
-def replay_contexts(dialogue: list[Utterance], linker: Linker) -> Iterator[tuple[Profile, Utterance, list[str]]]:
+def replay_contexts(
+    dialogue: list[Utterance], linker: Linker, embedder: Any = None
+) -> Iterator[tuple[Profile, Utterance, list[str]]]:
     """What a system knows at each scored recommender turn of a real dialogue, read as the ``tools`` system
-    reads it: (the profile, the scored turn, its items not mentioned earlier in the dialogue). For fitting."""
+    reads it (pass the index's ``embedder`` for the learned reading, as the system has it): (the profile, the
+    scored turn, its items not mentioned earlier in the dialogue). For fitting."""
     profile, last, mentioned = Profile(), None, set()
     for utterance in dialogue:
         if utterance.role == "seeker":
-            profile = read_into(profile, utterance.text, linker, last)
+            profile = read_into(profile, utterance.text, linker, last, embedder)
         else:
             if utterance.scored and profile.turn:
                 yield profile, utterance, [i for i in utterance.items if i not in mentioned]

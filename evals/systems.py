@@ -228,7 +228,8 @@ class ToolsSession:
 
     def respond(self, message: str) -> Turn:
         started = time.perf_counter()
-        self.profile = read_into(self.profile, message, self.system.linker, self.last)
+        embedder = self.system.knowledge.embedder
+        self.profile = read_into(self.profile, message, self.system.linker, self.last, embedder)
         ranked = [c.item_id for c in self.system.toolkit.recommend(self.profile, RANKED)]
         shown_ids = ranked[: self.system.k]
         self.profile = fold_shown(self.profile, shown_ids)

@@ -118,3 +118,16 @@ def tiny_knowledge(tiny_settings):
 
     build_index(tiny_settings, progress=False)
     return load_knowledge(tiny_settings)
+
+
+@pytest.fixture(scope="session")
+def minilm_tiny_knowledge(tmp_path_factory: pytest.TempPathFactory):
+    """The tiny catalog indexed with the real MiniLM embedder (what the learned reading was fitted with)."""
+    from crs_agent.knowledge import Settings, build_index, load_knowledge
+
+    root = tmp_path_factory.mktemp("minilm-tiny")
+    catalog = root / "movies.jsonl"
+    catalog.write_text("".join(json.dumps(row) + "\n" for row in TINY_MOVIES), encoding="utf-8")
+    settings = Settings(data_dir=root / "data", catalog=catalog, embedding_model="all-MiniLM-L6-v2", chroma="embedded")
+    build_index(settings, progress=False)
+    return load_knowledge(settings)

@@ -119,3 +119,12 @@ CLAUSE_CHARS = frozenset(".,;!?:\n\u2026\u2013\u2014")
 SENTENCE_CHARS = frozenset(".!?:\n\u2026")
 CLAUSE_WORDS = frozenset({"but", "however", "although", "though", "whereas"})
 SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+
+# Taking a list: the learned reading's "accept" stands only with one of these words and none of the turn-down
+# words below (a false acceptance keeps a turned-down list on screen; a missed one only shows new items).
+ACCEPT_CUES = frozenset(
+    "yes yeah yep yup sure ok okay great perfect awesome excellent good nice cool love like fun thanks thank "
+    "definitely interesting watch check add try".split()
+)
+TURN_DOWN_CUES = frozenset("but though however except nah meh pass skip instead other else another".split())
+

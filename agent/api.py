@@ -126,7 +126,6 @@ class Recommender:
         lease = serve_lock(settings)  # an embedded Chroma store serves one process: refuse a second one clearly
         try:
             knowledge = ensure_index(settings)
-            overrides.setdefault("llm_reads_every_message", settings.llm_reads_every_message)
             rec = cls(knowledge, make_chat_model(settings), checkpointer=make_checkpointer(settings), **overrides)
         except BaseException:
             if lease is not None:
@@ -148,7 +147,8 @@ class Recommender:
     def _deps(self, user_id: str) -> Deps:
         if not user_id or not user_id.strip():
             raise ValueError("user_id must be a non-empty string")
-        return Deps(self.toolkit, self.linker, user_id, self.llm, top_k=self.top_k, **self.options)
+        options = {**Deps.configured(self.knowledge.settings), **self.options}
+        return Deps(self.toolkit, self.linker, user_id, self.llm, top_k=self.top_k, **options)
 
     @staticmethod
     def _config(user_id: str, thread_id: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from crs_agent.agent.questions import QuestionPolicy
+from crs_agent.knowledge import Settings
 from crs_agent.tools import Toolkit
 from crs_agent.tools.linker import Linker
 
@@ -123,6 +124,14 @@ class Deps:
     questions: QuestionPolicy = field(default_factory=QuestionPolicy)
     notices: list[str] = field(default_factory=list)
     plan_llm_calls: int = 0  # LLM planning calls made in this run (capped by the planner)
+
+    @staticmethod
+    def configured(settings: Settings) -> dict[str, Any]:
+        """The options that come from the settings (how eager to ask; whether the LLM reads every message)."""
+        return {
+            "questions": QuestionPolicy(min_gain=settings.ask_min_gain),
+            "llm_reads_every_message": settings.llm_reads_every_message,
+        }
 
 
 # Builds Deps from a JSON context ({"user_id": ..., "top_k": ...}) when the graph is served by LangGraph's

@@ -4,7 +4,7 @@ Knows nothing of LLMs or agents. ``load_knowledge`` / ``ensure_index`` give the 
 :class:`Knowledge` bundle built by ``crs-agent index``.
 """
 
-from crs_agent.knowledge.collab import CollaborativeSignals
+from crs_agent.knowledge.collab import CollabConfig, CollaborativeSignals
 from crs_agent.knowledge.config import Settings
 from crs_agent.knowledge.embeddings import HashingEmbedder, SentenceTransformerEmbedder, make_embedder
 from crs_agent.knowledge.errors import (
@@ -18,6 +18,7 @@ from crs_agent.knowledge.errors import (
 from crs_agent.knowledge.filters import ItemFilter
 from crs_agent.knowledge.graph import KnowledgeGraph, PathStep, entity_node, item_node
 from crs_agent.knowledge.index import BuildReport, Knowledge, build_index, ensure_index, index_status, load_knowledge
+from crs_agent.knowledge.interactions import Conversation, Interactions
 from crs_agent.knowledge.items import Catalog, Item, normalize_title, split_title_year
 from crs_agent.knowledge.stores import ItemStore, MemoryRecord, MemoryStore
 
@@ -25,12 +26,15 @@ __all__ = [
     "BuildReport",
     "Catalog",
     "CatalogError",
+    "CollabConfig",
     "CollaborativeSignals",
+    "Conversation",
     "CrsAgentError",
     "HashingEmbedder",
     "IndexBusyError",
     "IndexIncompleteError",
     "IndexMissingError",
+    "Interactions",
     "Item",
     "ItemFilter",
     "ItemStore",

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     catalog: Path | None = Field(
         default=None, description="A catalog file (JSONL or CSV) to index instead of the bundled movies."
     )
+    interactions: Path | None = Field(
+        default=None,
+        description="With a catalog of your own: a CSV of user,item,rating rows that feeds the collaborative signals.",
+    )
     chroma: str = Field(
         default="embedded",
         description='"embedded" (a PersistentClient in the data directory) or "http://host:port" of a Chroma server.',
@@ -71,6 +75,12 @@ class Settings(BaseSettings):
         default=False,
         description="The LLM reads every message, not only what the linker and the learned reading leave open "
         "(for a strong server model; on the embedded one each reading costs about a second).",
+    )
+    ask_min_gain: float = Field(
+        default=0.1,
+        ge=0.0,
+        description="How much more chance of a hit a question must promise before the agent asks instead of "
+        "showing a list (0-1; 1 or more: never ask).",
     )
     checkpoint: str = Field(
         default="sqlite",

@@ -27,7 +27,15 @@ from chromadb.utils.embedding_functions import register_embedding_function
 from crs_agent.knowledge.config import DEFAULT_EMBEDDING_MODEL
 from crs_agent.knowledge.errors import ModelNotFoundError
 
-__all__ = ["EmbeddingCache", "HashingEmbedder", "SentenceTransformerEmbedder", "make_embedder", "resolve_model_path"]
+__all__ = [
+    "EmbeddingCache",
+    "HashingEmbedder",
+    "SentenceTransformerEmbedder",
+    "document_key",
+    "make_embedder",
+    "resolve_model_path",
+    "shipped_vectors",
+]
 
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
 
@@ -145,16 +153,24 @@ def make_embedder(model: str) -> EmbeddingFunction[Documents]:
     return SentenceTransformerEmbedder(model)
 
 
+def document_key(document: str) -> str:
+    """The key of a document's vector in the embedding cache and in the shipped vectors."""
+    return hashlib.sha1(document.encode()).hexdigest()
+
+
 class EmbeddingCache:
     """Vectors keyed by document text for one embedder, in one ``.npz`` file.
 
     A rebuild after a catalog change (or after a crash) embeds only the documents it has not seen.
     """
 
-    def __init__(self, directory: Path, embedder: EmbeddingFunction[Documents]) -> None:
+    def __init__(
+        self, directory: Path, embedder: EmbeddingFunction[Documents], seed: dict[str, np.ndarray] | None = None
+    ) -> None:
         config = json.dumps({"name": embedder.name(), **embedder.get_config()}, sort_keys=True)
         self.path = directory / f"embeddings-{hashlib.sha256(config.encode()).hexdigest()[:16]}.npz"
         self.embedder = embedder
+        self.seed = seed or {}  # vectors known in advance (shipped with the package), by document key
 
     def _load(self) -> dict[str, np.ndarray]:
         try:
@@ -166,8 +182,8 @@ class EmbeddingCache:
     def embed(
         self, documents: list[str], batch: int = 256, on_progress: Callable[[int], None] = lambda n: None
     ) -> np.ndarray:
-        known = self._load()
-        keys = [hashlib.sha1(doc.encode()).hexdigest() for doc in documents]
+        known = {**self.seed, **self._load()}
+        keys = [document_key(doc) for doc in documents]
         todo = sorted({k: d for k, d in zip(keys, documents, strict=True) if k not in known}.items())
         on_progress(len(documents) - len(todo))
         for start in range(0, len(todo), batch):
@@ -185,3 +201,47 @@ class EmbeddingCache:
         tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp.npz")
         np.savez(tmp, keys=np.array(list(vectors)), vectors=np.vstack(list(vectors.values())))
         os.replace(tmp, self.path)
+
+
+def _shipped_path() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("crs_agent.knowledge") / "data" / "item_vectors.npz"))
+
+
+def shipped_vectors(embedder: EmbeddingFunction[Documents]) -> dict[str, np.ndarray]:
+    """The bundled movies' document vectors for the default model (float16 in the package), by document key;
+    empty for any other embedder."""
+    if not isinstance(embedder, SentenceTransformerEmbedder) or embedder.model != DEFAULT_EMBEDDING_MODEL:
+        return {}
+    try:
+        with np.load(_shipped_path()) as data:
+            if str(data["model"]) != DEFAULT_EMBEDDING_MODEL:
+                return {}
+            return dict(zip(data["keys"].tolist(), data["vectors"].astype(np.float32), strict=True))
+    except (FileNotFoundError, KeyError, ValueError, OSError):
+        return {}
+
+
+def write_shipped_vectors(documents: list[str], vectors: np.ndarray, path: Path | None = None) -> Path:
+    """Store the default model's vectors of ``documents`` as float16 (what :func:`shipped_vectors` reads)."""
+    path = path or _shipped_path()
+    keys = np.array([document_key(d) for d in documents])
+    np.savez_compressed(path, model=np.array(DEFAULT_EMBEDDING_MODEL), keys=keys, vectors=vectors.astype(np.float16))
+    return path
+
+
+def main() -> None:
+    """``python -m crs_agent.knowledge.embeddings``: rewrite ``knowledge/data/item_vectors.npz`` after the bundled
+    catalog's documents change (embeds only what the data directory's cache does not hold)."""
+    from crs_agent.knowledge.config import Settings
+    from crs_agent.knowledge.loaders import load_bundled_movies
+
+    documents = [item.document() for item in load_bundled_movies().items]
+    embedder = make_embedder(DEFAULT_EMBEDDING_MODEL)
+    vectors = EmbeddingCache(Settings().data_dir / "cache", embedder).embed(documents)
+    print(f"wrote {write_shipped_vectors(documents, vectors)}: {len(documents)} vectors")
+
+
+if __name__ == "__main__":
+    main()

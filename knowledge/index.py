@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from crs_agent.knowledge.collab import CollaborativeSignals
 from crs_agent.knowledge.config import Settings
-from crs_agent.knowledge.embeddings import EmbeddingCache, make_embedder
+from crs_agent.knowledge.embeddings import EmbeddingCache, make_embedder, shipped_vectors
 from crs_agent.knowledge.errors import IndexBusyError, IndexIncompleteError, IndexMissingError
 from crs_agent.knowledge.graph import KnowledgeGraph
 from crs_agent.knowledge.items import Catalog
@@ -47,8 +47,17 @@ __all__ = ["BuildReport", "Knowledge", "build_index", "ensure_index", "index_sta
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-_FILES = ("catalog.jsonl", "kg.pkl", "collab_ids.json", "collab_ratings.npz", "collab_sessions.npz", "vectors.npy")
+SCHEMA_VERSION = 2
+_FILES = (
+    "catalog.jsonl",
+    "kg.pkl",
+    "collab_ids.json",
+    "collab_ratings.npz",
+    "collab_sessions.npz",
+    "collab_counts.npz",
+    "collab_contexts.json",
+    "vectors.npy",
+)
 
 
 @dataclass
@@ -139,7 +148,7 @@ def build_index(
     embedder = embedder or make_embedder(settings.embedding_model)
     with _build_lock(settings.data_dir):
         _set_aside_unreadable_store(settings)
-        source = load_source(settings.catalog, strict=strict)
+        source = load_source(settings.catalog, strict=strict, interactions=settings.interactions)
         digest = _input_hash(source.fingerprint, embedder)
         current = _manifest_or_none(settings)
         if not rebuild and current and current.get("input_hash") == digest and _is_complete(settings, current):
@@ -174,7 +183,7 @@ def _build_into(
     kg.save(build_dir / "kg.pkl")
     steps.update(1)
     steps.set_postfix_str("collaborative signals")
-    collab = CollaborativeSignals.build(catalog.ids(), source.ratings, source.sessions)
+    collab = CollaborativeSignals.build(catalog.ids(), source.ratings, source.interactions)
     collab.save(build_dir)
     steps.update(1)
     steps.set_postfix_str("embeddings")
@@ -232,7 +241,10 @@ def _fill_items(
 
 
 def _embed(catalog: Catalog, embedder: EmbeddingFunction[Documents], cache_dir: Path, steps: tqdm) -> np.ndarray:
-    vectors = EmbeddingCache(cache_dir, embedder).embed([item.document() for item in catalog], on_progress=steps.update)
+    """Every item document's vector: from the embedding cache, seeded with the vectors shipped for the bundled
+    movies (so a cold build embeds only documents that changed), else from the embedder."""
+    cache = EmbeddingCache(cache_dir, embedder, seed=shipped_vectors(embedder))
+    vectors = cache.embed([item.document() for item in catalog], on_progress=steps.update)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms == 0, 1.0, norms)
 
@@ -341,7 +353,8 @@ def index_status(settings: Settings) -> str:
         return "missing"
     if not _is_complete(settings, manifest):
         return "incomplete"
-    expected = _input_hash(source_fingerprint(settings.catalog), make_embedder(settings.embedding_model))
+    fingerprint = source_fingerprint(settings.catalog, settings.interactions)
+    expected = _input_hash(fingerprint, make_embedder(settings.embedding_model))
     return "ok" if manifest.get("input_hash") == expected else "stale"
 
 

@@ -1,8 +1,10 @@
 """Loaders: the bundled ReDial / iEvaLM / MovieLens movies, or a user's own catalog (JSONL or CSV).
 
 Both produce a :class:`SourceData`: items, extra KG triples, and the interactions that collaborative
-signals are computed from. Only training-split dialogues are read here (``redial_train.jsonl``); the
-evaluation dialogues live in ``crs_agent.evals`` and are never used to build the index.
+signals are computed from. Only training-split conversations are read here (``redial_train_mentions.jsonl.gz``
+and ``redial_train_dialogues.jsonl.gz``, see :mod:`crs_agent.knowledge.interactions`); the evaluation
+dialogues live in ``crs_agent.evals`` and are never used to build the index. A user's catalog may come with
+an interactions file (``user,item,rating``) that feeds the same collaborative signals.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import csv
 import hashlib
 import json
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from crs_agent.knowledge.errors import CatalogError
+from crs_agent.knowledge.interactions import Interactions
 from crs_agent.knowledge.items import Item, split_title_year
 
 __all__ = [
@@ -35,7 +37,6 @@ __all__ = [
 
 # A few genre spellings in the iEvaLM KG that name a genre the item facts already use.
 GENRE_ALIASES = {"scary": "horror", "science fiction": "sci-fi", "scifi": "sci-fi", "sci fi": "sci-fi"}
-_MENTION_RE = re.compile(r"@(\d+)")
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class SourceData:
     items: list[Item]
     triples: list[tuple[str, str, str, str]] = field(default_factory=list)  # (item id, relation, type, name)
     ratings: list[tuple[str, str, float]] = field(default_factory=list)  # (user, item id, rating)
-    sessions: list[list[str]] = field(default_factory=list)  # item ids mentioned together
+    interactions: Interactions = field(default_factory=Interactions)  # conversations (or users) and their items
     bad_rows: list[BadRow] = field(default_factory=list)
     fingerprint: str = ""
 
@@ -77,7 +78,8 @@ _BUNDLED = (
     "relation2id.json",
     "redial_imdb_movielens.csv",
     "movielens_ratings.csv",
-    "redial_train.jsonl",
+    "redial_train_mentions.jsonl.gz",
+    "redial_train_dialogues.jsonl.gz",
 )
 
 
@@ -85,9 +87,10 @@ def _bundled_files(data_dir: Path) -> list[Path]:
     return [data_dir / name for name in _BUNDLED]
 
 
-def source_fingerprint(catalog: Path | None) -> str:
+def source_fingerprint(catalog: Path | None, interactions: Path | None = None) -> str:
     """A hash of the input files, computed without parsing them (to tell whether an index is stale)."""
-    return _hash_files(_bundled_files(bundled_data_dir()) if catalog is None else [catalog])
+    files = _bundled_files(bundled_data_dir()) if catalog is None else [catalog]
+    return _hash_files(files + ([interactions] if catalog is not None and interactions else []))
 
 
 def _popularity(items: list[Item]) -> None:
@@ -99,12 +102,13 @@ def _popularity(items: list[Item]) -> None:
 
 
 def load_bundled_movies(data_dir: Path | None = None) -> SourceData:
-    """The ReDial movie catalog with iEvaLM facts, MovieLens ratings and training-split co-mentions."""
-    files = _bundled_files(data_dir or bundled_data_dir())
+    """The ReDial movie catalog with iEvaLM facts, MovieLens ratings and training-split conversations."""
+    data_dir = data_dir or bundled_data_dir()
+    files = _bundled_files(data_dir)
     info: dict[str, dict[str, Any]] = json.loads(files[1].read_text(encoding="utf-8"))
     links = _movielens_links(files[5])
-    sessions = _training_sessions(files[7])
-    mentions = Counter(i for session in sessions for i in session)
+    interactions = Interactions.bundled(data_dir)
+    mentions = interactions.counts()["mentioned"]
     ratings, rating_counts = _movielens_ratings(files[6], links)
     items = []
     with files[0].open(encoding="utf-8") as rows:
@@ -117,7 +121,7 @@ def load_bundled_movies(data_dir: Path | None = None) -> SourceData:
         items=items,
         triples=_kg_triples(files[2], files[3], files[4], info, known),
         ratings=ratings,
-        sessions=[[i for i in session if i in known] for session in sessions],
+        interactions=interactions,
         fingerprint=_hash_files(files),
     )
 
@@ -175,18 +179,6 @@ def _movielens_ratings(path: Path, links: dict[str, int]) -> tuple[list[tuple[st
     return ratings, counts
 
 
-def _training_sessions(path: Path) -> list[list[str]]:
-    sessions = []
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            dialogue = json.loads(line)
-            mentioned = set(dialogue.get("movieMentions") or {})
-            for message in dialogue["messages"]:
-                mentioned.update(_MENTION_RE.findall(message["text"]))
-            sessions.append(sorted(mentioned))
-    return sessions
-
-
 def _kg_triples(
     kg_path: Path, entity_path: Path, relation_path: Path, info: dict[str, dict[str, Any]], known: set[str]
 ) -> list[tuple[str, str, str, str]]:
@@ -211,13 +203,16 @@ def _kg_triples(
     return triples
 
 
-def load_source(catalog: Path | None, *, strict: bool = False) -> SourceData:
-    """The bundled movies when ``catalog`` is None, else the user's catalog file."""
-    return load_bundled_movies() if catalog is None else load_catalog_file(catalog, strict=strict)
+def load_source(catalog: Path | None, *, strict: bool = False, interactions: Path | None = None) -> SourceData:
+    """The bundled movies when ``catalog`` is None, else the user's catalog file (with its interactions file)."""
+    if catalog is None:
+        return load_bundled_movies()
+    return load_catalog_file(catalog, strict=strict, interactions=interactions)
 
 
-def load_catalog_file(path: Path, *, strict: bool = False) -> SourceData:
-    """A user catalog: JSONL or CSV rows of the schema in ``docs/catalog.md``.
+def load_catalog_file(path: Path, *, strict: bool = False, interactions: Path | None = None) -> SourceData:
+    """A user catalog: JSONL or CSV rows of the schema in ``docs/catalog.md``, and optionally an interactions
+    file (``user,item,rating``) for the collaborative signals.
 
     A bad row is reported with its line number and skipped, or, with ``strict``, stops the load.
     """
@@ -244,8 +239,24 @@ def load_catalog_file(path: Path, *, strict: bool = False) -> SourceData:
         items.append(item)
     if not items:
         raise CatalogError(f"Catalog {path} has no valid rows (see docs/catalog.md for the schema).")
+    found = Interactions.from_ratings_file(interactions, seen) if interactions else Interactions()
+    _count_interactions(items, found)
     _popularity(items)
-    return SourceData(name=path.stem, items=items, bad_rows=bad, fingerprint=source_fingerprint(path))
+    return SourceData(
+        name=path.stem,
+        items=items,
+        ratings=found.ratings,
+        interactions=found,
+        bad_rows=bad,
+        fingerprint=source_fingerprint(path, interactions),
+    )
+
+
+def _count_interactions(items: list[Item], interactions: Interactions) -> None:
+    """Users interacting with an item count as its mentions when the catalog row gives no popularity."""
+    users = interactions.counts()["mentioned"]
+    for item in items:
+        item.mentions = item.mentions or users.get(item.id, 0)
 
 
 def _short(err: ValidationError) -> str:

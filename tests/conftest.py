@@ -109,6 +109,9 @@ def tiny_settings(tmp_path: Path, tiny_catalog_file: Path, monkeypatch: pytest.M
     for name in ("CRS_AGENT_DATA_DIR", "CRS_AGENT_CATALOG", "CRS_AGENT_CHROMA", "CRS_AGENT_EMBEDDING_MODEL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CRS_AGENT_CONFIG", str(tmp_path / "absent.toml"))
+    # Asking is tested where it is the subject (the tests of questions build their own policy); elsewhere an
+    # eight-movie catalog would make a question worth more than almost any list.
+    monkeypatch.setenv("CRS_AGENT_ASK_MIN_GAIN", "2")
     return Settings(data_dir=tmp_path / "data", catalog=tiny_catalog_file, embedding_model="hashing")
 
 

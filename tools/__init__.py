@@ -6,19 +6,19 @@ to Python callers (the agent's deterministic policy, the evaluations).
 
 from crs_agent.tools.explain import check_rephrasing, grounded_entities
 from crs_agent.tools.models import Candidate, Explanation, Fact, KgResult, MemoryHit, Profile, Reason
-from crs_agent.tools.scoring import FEATURES, RankWeights
+from crs_agent.tools.ranking import Ranker, RecommenderCore
 from crs_agent.tools.toolkit import Toolkit, make_tools
 
 __all__ = [
-    "FEATURES",
     "Candidate",
     "Explanation",
     "Fact",
     "KgResult",
     "MemoryHit",
     "Profile",
-    "RankWeights",
+    "Ranker",
     "Reason",
+    "RecommenderCore",
     "Toolkit",
     "check_rephrasing",
     "grounded_entities",

@@ -1,4 +1,5 @@
-"""Candidate generation: semantic + lexical retrieval under hard filters, and expansion from liked items.
+"""The agent's retrieval tools: semantic + lexical retrieval under hard filters, and expansion from liked items
+(through the collaborative and KG candidate generators).
 
 Hard constraints filter (an item that fails :meth:`ItemFilter.accepts` is never returned); soft wishes
 only rank. Retrieval post-filters an over-fetched unfiltered Chroma query (fast, since most filters drop
@@ -12,18 +13,20 @@ from typing import Any
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from crs_agent.knowledge import ItemFilter, Knowledge, item_node, normalize_title
-from crs_agent.tools.models import Candidate
-from crs_agent.tools.scoring import RELATION_WEIGHTS
+from crs_agent.knowledge import ItemFilter, Knowledge, normalize_title
+from crs_agent.tools.candidates import top_n
+from crs_agent.tools.models import Candidate, Profile
+from crs_agent.tools.ranking import RecommenderCore
 
 __all__ = ["Retriever"]
 
-_BROAD = {"has_genre", "released_in"}  # shared by thousands of items: no evidence of similarity on its own
+_EXPANDERS = ("collab", "ratings", "kg")  # the generators that start from liked items
 
 
 class Retriever:
-    def __init__(self, knowledge: Knowledge) -> None:
+    def __init__(self, knowledge: Knowledge, core: RecommenderCore | None = None) -> None:
         self.k = knowledge
+        self.core = core
         self._titles = list(knowledge.catalog.title_keys())
 
     def lexical(self, query: str, flt: ItemFilter, limit: int = 3) -> list[Candidate]:
@@ -89,30 +92,27 @@ class Retriever:
         return lexical + [c for c in self.semantic(query, flt, k) if c.item_id not in seen][: k - len(lexical)]
 
     def expand(self, liked_ids: list[str], flt: ItemFilter, k: int) -> list[Candidate]:
-        """Neighbours of the liked items: MovieLens item-item, dialogue co-mentions and the KG."""
-        totals: dict[str, dict[str, float]] = {}
-
-        def add(item_id: str, signal: str, value: float) -> None:
-            comps = totals.setdefault(item_id, {})
-            comps[signal] = comps.get(signal, 0.0) + value
-
-        for liked in liked_ids:
-            for other, sim in self.k.collab.neighbours(liked, "ratings").items():
-                add(other, "collab_ratings", sim)
-            for other, sim in self.k.collab.neighbours(liked, "sessions").items():
-                add(other, "collab_sessions", sim)
-            for other, shared in self.k.kg.items_sharing(item_node(liked), skip=_BROAD).items():
-                weight = sum(RELATION_WEIGHTS.get(rel, 0.5) for rel, _ in shared if rel not in _BROAD)
-                if weight:
-                    add(other.removeprefix("item:"), "kg", weight)
-        out = []
-        for item_id, comps in totals.items():
-            item = self.k.catalog.get(item_id)
-            if item is None or not flt.accepts(item):
-                continue
-            score = comps.get("collab_ratings", 0.0) + comps.get("collab_sessions", 0.0) + 0.3 * comps.get("kg", 0.0)
-            source = max(comps, key=comps.get)
-            out.append(
-                Candidate.of(item, score, f"expand_from_liked:{source}", **{s: round(v, 4) for s, v in comps.items()})
-            )
-        return sorted(out, key=lambda c: -c.score)[:k]
+        """Neighbours of the liked items: dialogue collaborative (EASE), MovieLens ratings and the KG, fused by
+        reciprocal rank; each candidate names the generator that ranked it best and carries every score."""
+        core = self.core
+        if core is None:
+            return []
+        profile = Profile(liked_ids=liked_ids[-50:], mentioned_ids=liked_ids[-200:])
+        turn = core.turn(profile, flt)
+        config = core.ranker.meta.pool
+        fused: dict[int, float] = {}
+        components: dict[int, dict[str, float]] = {}
+        best: dict[int, tuple[int, str]] = {}
+        for name in _EXPANDERS:
+            gen = core.generator(name)
+            rows, values = top_n(gen.scores(turn) if gen else None, turn.mask, max(3 * k, 50))
+            for rank, (row, value) in enumerate(zip(rows.tolist(), values.tolist(), strict=True)):
+                fused[row] = fused.get(row, 0.0) + config.weights.get(name, 1.0) / (config.rrf_k + rank + 1)
+                components.setdefault(row, {})[name] = round(value, 4)
+                best[row] = min(best.get(row, (rank, name)), (rank, name))
+        ids = core.resources.arrays.ids
+        order = sorted(fused, key=lambda r: (-fused[r], r))[:k]
+        return [
+            Candidate.of(self.k.catalog[ids[r]], fused[r], f"expand_from_liked:{best[r][1]}", **components[r])
+            for r in order
+        ]

@@ -16,8 +16,8 @@ from crs_agent.knowledge import ItemFilter, Knowledge
 from crs_agent.tools.explain import Explainer
 from crs_agent.tools.kg import KgLookup
 from crs_agent.tools.models import Candidate, Explanation, MemoryHit, Profile
+from crs_agent.tools.ranking import Ranker, RecommenderCore, mmr
 from crs_agent.tools.retrieval import Retriever
-from crs_agent.tools.scoring import RankWeights, Scorer, mmr
 
 __all__ = ["Toolkit", "make_tools"]
 
@@ -45,7 +45,7 @@ class ExpandArgs(BaseModel):
 
 
 class RankArgs(BaseModel):
-    candidate_ids: list[str] = Field(min_length=1, max_length=300, description="Ids to score.")
+    candidate_ids: list[str] = Field(min_length=1, max_length=1000, description="Ids to score.")
     profile: Profile = Field(default_factory=Profile, description="The user's preferences.")
     k: int = Field(default=10, ge=1, le=50)
 
@@ -76,10 +76,10 @@ def _lines(candidates: list[Candidate], limit: int = 12) -> str:
 class Toolkit:
     """The recommender operations over one :class:`Knowledge`; ``tools()`` wraps them for an LLM."""
 
-    def __init__(self, knowledge: Knowledge, weights: RankWeights | None = None) -> None:
+    def __init__(self, knowledge: Knowledge, ranker: Ranker | None = None) -> None:
         self.k = knowledge
-        self.retriever = Retriever(knowledge)
-        self.scorer = Scorer(knowledge, weights)
+        self.core = RecommenderCore(knowledge, ranker)
+        self.retriever = Retriever(knowledge, self.core)
         self.explainer = Explainer(knowledge)
         self.kg = KgLookup(knowledge)
 
@@ -125,45 +125,21 @@ class Toolkit:
         """Score candidates for the user's profile; diversify; return calibrated scores in [0, 1]."""
         profile = profile or Profile()
         self._check_ids(candidate_ids)
-        flt = profile.hard_filter()
-        allowed = [i for i in dict.fromkeys(candidate_ids) if flt.accepts(self.k.catalog[i])]
-        if not allowed:
+        scored = self.core.rank(candidate_ids, profile)
+        if not scored:
             raise ToolException("every candidate breaks the user's constraints or was already seen: retrieve more.")
-        scored = self.scorer.score(allowed, profile)
         pool = scored[: max(3 * k, 30)]
-        ids = [s[0] for s in pool]
-        order = mmr(
-            ids, [s[1] for s in pool], self.k.vectors[[self.k.row[i] for i in ids]], self.scorer.weights.mmr_lambda, k
-        )
-        by_id = {s[0]: s for s in pool}
-        ranked = [
-            Candidate(
-                item_id=i,
-                title=self.k.catalog[i].label,
-                score=round(by_id[i][2], 4),
-                components={name: round(v, 4) for name, v in by_id[i][3].items()},
-                sources=["rank"],
-            )
-            for i in order
-        ]
+        ids = [c.item_id for c in pool]
+        vectors = self.k.vectors[[self.k.row[i] for i in ids]]
+        order = mmr(ids, [c.score for c in pool], vectors, self.core.ranker.meta.mmr_lambda, k)
+        by_id = {c.item_id: c for c in pool}
+        ranked = [by_id[i] for i in order]
         return _lines(ranked), ranked
 
     def recommend(self, profile: Profile, k: int = 50) -> list[Candidate]:
-        """The whole pipeline without a planner: every candidate generator under the hard filter, then the
-        ranker; best first, at most ``k`` (what the ``tools`` evaluation system and the agent's paths share)."""
-        flt = profile.hard_filter()
-        pool: dict[str, None] = {}
-        if profile.wish_text():
-            pool.update((c.item_id, None) for c in self.retriever.semantic(profile.wish_text()[-300:], flt, 100))
-        if profile.liked_ids:
-            pool.update((c.item_id, None) for c in self.retriever.expand(profile.liked_ids, flt, 150))
-        popular = sorted(self.k.catalog, key=lambda item: -item.popularity)
-        pool.update((item.id, None) for item in popular[:300] if flt.accepts(item))
-        scored = self.scorer.score(list(pool), profile)[:k]
-        return [
-            Candidate(item_id=i, title=self.k.catalog[i].label, score=round(cal, 4), sources=["recommend"])
-            for i, _raw, cal, _feats in scored
-        ]
+        """The whole pipeline without a planner: every candidate generator under the hard filter, pooled, then
+        the trained ranker; best first, at most ``k`` (what the ``tools`` evaluation system and the agent share)."""
+        return self.core.recommend(profile, k)
 
     def explain(self, item_id: str, profile: Profile | None = None) -> tuple[str, Explanation]:
         """Give grounded reasons why an item fits the user (KG paths, item facts and text)."""
@@ -215,7 +191,7 @@ def _validation_message(err: ValidationError) -> str:
     return f"Invalid arguments ({problems}). Fix them and call the tool again."
 
 
-def make_tools(knowledge: Knowledge, weights: RankWeights | None = None) -> list[BaseTool]:
+def make_tools(knowledge: Knowledge, ranker: Ranker | None = None) -> list[BaseTool]:
     """The seven tools over ``knowledge``: retrieve_candidates, kg_lookup, expand_from_liked, rank, explain,
     remember, recall."""
-    return Toolkit(knowledge, weights).tools()
+    return Toolkit(knowledge, ranker).tools()

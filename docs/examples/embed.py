@@ -14,6 +14,9 @@ def main() -> None:
     rec = Recommender.from_settings(top_k=3)
     reply = rec.chat("I loved Inception (2010). Something mind-bending, but no horror", user_id="ana", thread_id="demo")
     print(reply.text)
+    if reply.question:  # a question worth more than a list; reply.asked says what it asks about ("star"...)
+        reply = rec.chat("Leonardo DiCaprio or Tom Hardy", user_id="ana", thread_id="demo")
+        print(reply.text)
     for item in reply.items:
         print(f"- {item.title} ({item.year}) score {item.score:.2f}: {item.reason}")
     if reply.items:
@@ -23,7 +26,7 @@ def main() -> None:
     # 2. The compiled LangGraph graph, as served by `langgraph dev` (langgraph.json): JSON in, JSON context.
     graph = make_graph()
     state = graph.invoke({"message": "a funny animated movie"}, context={"user_id": "ben"})
-    print("graph:", [item["title"] for item in state["reply"]["items"]])
+    print("graph:", state["reply"].get("asked") or [item["title"] for item in state["reply"]["items"]])
 
 
 if __name__ == "__main__":

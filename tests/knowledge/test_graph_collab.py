@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from scipy import sparse
 
 from crs_agent.knowledge import Catalog, KnowledgeGraph, entity_node, item_node
-from crs_agent.knowledge.collab import CollaborativeSignals, cosine_topk
+from crs_agent.knowledge.collab import CollabConfig, CollaborativeSignals, cosine_topk, ease_topk
+from crs_agent.knowledge.interactions import Conversation, Interactions
 from tests.conftest import TINY_MOVIES
 
 
@@ -83,12 +83,44 @@ def test_cosine_topk_matches_dense_cosine():
     assert (np.count_nonzero(sims, axis=1) <= 2).all()
 
 
-def test_collaborative_signals_neighbours_from_ratings_and_sessions():
+def _conversations(*lists: list[str]) -> Interactions:
+    return Interactions([Conversation(str(n), tuple((i, 1) for i in items)) for n, items in enumerate(lists)])
+
+
+def test_collaborative_signals_neighbours_from_ratings_and_conversations():
     ids = ["a", "b", "c", "d"]
     ratings = [(u, i, r) for u in ("1", "2", "3") for i, r in (("a", 5.0), ("b", 4.5), ("c", 1.0))]
-    sessions = [["a", "d"], ["a", "d"], ["b", "c"]]
-    signals = CollaborativeSignals.build(ids, ratings, sessions)
+    signals = CollaborativeSignals.build(ids, ratings, _conversations(["a", "d"], ["a", "d"], ["b", "c"]))
     assert max(signals.neighbours("a"), key=signals.neighbours("a").get) == "b"
     assert signals.similarity("a", "c") <= 0 or "c" not in signals.neighbours("a")
-    assert signals.neighbours("a", "sessions") == {"d": pytest.approx(1.0)}
+    assert list(signals.neighbours("a", "sessions")) == ["d"]
+    assert signals.counts["mentioned"].tolist() == [2, 1, 1, 2]
     assert signals.neighbours("zzz") == {}
+
+
+def test_ease_matches_the_closed_form_and_keeps_positive_top_k():
+    lists = [["a", "b"], ["a", "b", "c"], ["b", "c"], ["d"], ["a", "b"]]
+    index = {i: n for n, i in enumerate("abcd")}
+    config = CollabConfig(ease_lambda=1.0, topk=10)
+    weights = ease_topk(lists, index, config).toarray()
+    x = np.zeros((5, 4))
+    for n, items in enumerate(lists):
+        x[n, [index[i] for i in items]] = 1
+    inverse = np.linalg.inv(x.T @ x + np.eye(4))
+    dense = -inverse / np.diag(inverse)
+    np.fill_diagonal(dense, 0)
+    assert np.allclose(weights, np.where(dense > 0, dense, 0), atol=1e-5)
+    assert weights[index["a"], index["b"]] > weights[index["a"], index["c"]]
+    limited = ease_topk(lists, index, CollabConfig(ease_lambda=1.0, topk=10, ease_max_items=2)).toarray()
+    assert np.count_nonzero(limited[:, [index["c"], index["d"]]]) == 0  # only the two most named items
+
+
+def test_signals_round_trip_through_the_index_files(tmp_path):
+    interactions = Interactions(
+        [Conversation("1", (("a", 1), ("b", 0)), (("b", "turned_down"),), contexts=(("b", "hi"),))]
+    )
+    signals = CollaborativeSignals.build(["a", "b"], [], interactions)
+    signals.save(tmp_path)
+    loaded = CollaborativeSignals.load(tmp_path)
+    assert loaded.contexts == ["", "hi"] and loaded.counts["suggested"].tolist() == [0, 1]
+    assert loaded.counts["accepted"].tolist() == [0, 0] and not loaded.has("ratings")

@@ -28,7 +28,7 @@ def test_bundled_movies_are_complete_and_linked():
     assert inception.people["director"] == ["Christopher Nolan"] and "sci-fi" in inception.genres
     assert inception.movielens_id == 79132 and inception.ratings > 50
     assert sum(i.movielens_id is not None for i in data.items) >= 3800  # year_check == ok only
-    assert len(data.triples) >= 56000 and len(data.sessions) == 1270
+    assert len(data.triples) >= 56000 and len(data.interactions) == 9928 + 33
 
 
 def test_real_index_has_graph_signals_and_vectors(real_knowledge):

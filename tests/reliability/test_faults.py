@@ -87,6 +87,7 @@ def _env(data_dir: Path, catalog: Path, tmp_path: Path, **extra: str) -> dict[st
         CRS_AGENT_LLM_BACKEND="rules",
         CRS_AGENT_CHECKPOINT="sqlite",
         CRS_AGENT_CONFIG=str(tmp_path / "absent.toml"),
+        CRS_AGENT_ASK_MIN_GAIN="2",  # lists, not questions, on the tiny catalog: these tests are about faults
         FAULT_FLAG=str(tmp_path / "hang.flag"),
         FAULT_MARKER=str(tmp_path / "hang.marker"),
         HF_HUB_OFFLINE="1",
@@ -416,7 +417,9 @@ def test_an_evaluation_reads_the_directory_a_process_serves(spawn, rules_setting
     cases = tmp_path / "cases.jsonl"
     write_cases(CASES, cases)
     settings = {"data_dir": rules_settings.data_dir, "catalog": rules_settings.catalog, "embedding_model": "hashing"}
-    config = EvalConfig(cases=cases, systems=("agent",), workers=2, out=tmp_path / "eval", settings=settings)
+    config = EvalConfig(
+        cases=cases, protocol="hints", systems=("agent",), workers=2, out=tmp_path / "eval", settings=settings
+    )
     report = run_eval(config, progress=False)
     assert report["protocols"]["hints"]["systems"]["agent"]["cases"] == len(CASES)
     assert holder.answer(user="ana", thread="t", message="something else")["items"], "the server still serves"

@@ -73,7 +73,7 @@ class Spies:
         self.filters: list[tuple[ItemFilter, int]] = []
         self.profiles: list[Profile] = []
         self.memory_users: list[str] = []
-        retrieve, score = rec.toolkit.retriever.retrieve, rec.toolkit.scorer.score
+        retrieve, score = rec.toolkit.retriever.retrieve, rec.toolkit.core.rank
 
         def spy_retrieve(query: str, flt: ItemFilter, k: int) -> Any:
             self.filters.append((flt, k))
@@ -84,7 +84,7 @@ class Spies:
             return score(ids, profile)
 
         monkeypatch.setattr(rec.toolkit.retriever, "retrieve", spy_retrieve)
-        monkeypatch.setattr(rec.toolkit.scorer, "score", spy_score)
+        monkeypatch.setattr(rec.toolkit.core, "rank", spy_score)
         memory = knowledge.memory
         for name in ("all", "recall", "remember"):
             real = getattr(memory, name)
@@ -96,15 +96,29 @@ class Spies:
             monkeypatch.setattr(memory, name, spy)
 
 
-def _assert_grounded(rec: Recommender, reply: Reply, profile: Profile, banned: set[str]) -> None:
-    """The reply keeps the user's constraints, and every score in it is the one the ranker computes."""
+def _ranking_profiles(rec: Recommender, monkeypatch: pytest.MonkeyPatch) -> list[Profile]:
+    """Every profile the ranker is called with, in order (the last one ranked the latest reply)."""
+    seen: list[Profile] = []
+    rank = rec.toolkit.core.rank
+
+    def spy(ids: list[str], profile: Profile, *args: Any, **kwargs: Any) -> Any:
+        seen.append(profile)
+        return rank(ids, profile, *args, **kwargs)
+
+    monkeypatch.setattr(rec.toolkit.core, "rank", spy)
+    return seen
+
+
+def _assert_grounded(rec: Recommender, reply: Reply, profile: Profile, ranked_with: Profile, banned: set[str]) -> None:
+    """The reply keeps the user's constraints, and every score in it is the one the ranker computes (for the
+    profile it ranked with: the one after the turn also holds what the reply showed)."""
     catalog = rec.knowledge.catalog
     assert reply.items and len(reply.items) <= rec.top_k
     for item in reply.items:
         assert item.id not in banned and profile.hard_filter().accepts(catalog[item.id]), item.title
         assert "horror" not in item.genres
-        (_, _, calibrated, _) = rec.toolkit.scorer.score([item.id], profile)[0]
-        assert 0.0 <= item.score <= 1.0 and item.score == round(calibrated, 4), item.title
+        (own,) = rec.toolkit.core.rank([item.id], ranked_with)
+        assert 0.0 <= item.score <= 1.0 and item.score == own.score, item.title
     assert "1.0" not in reply.text and "score" not in reply.text.lower()
     assert "system prompt" not in reply.text.lower() and "SYSTEM" not in reply.text
 
@@ -118,10 +132,10 @@ def test_a_model_that_obeys_an_injection_cannot_steer_the_agent(tiny_knowledge, 
     spies = Spies(tiny_knowledge, rec, monkeypatch)
 
     first = rec.chat(FIRST, "alice", "t1")
-    _assert_grounded(rec, first, rec.profile("alice", "t1"), banned={"3", "8"})
+    _assert_grounded(rec, first, rec.profile("alice", "t1"), spies.profiles[-1], banned={"3", "8"})
     second = rec.chat(INJECTION, "alice", "t1")
     profile = rec.profile("alice", "t1")
-    _assert_grounded(rec, second, profile, banned={"3", "8"})
+    _assert_grounded(rec, second, profile, spies.profiles[-1], banned={"3", "8"})
     assert "horror" in profile.exclude_genres and "horror" not in profile.genres, "the model lifted an exclusion"
     assert "1" in profile.liked_ids and "1" not in profile.disliked_ids, "the model flipped what the user said"
     assert profile.people == [] and "8" not in profile.liked_ids, "names the user never wrote were trusted"
@@ -166,13 +180,16 @@ def injected_knowledge(tiny_settings, tmp_path) -> Knowledge:
 
 
 @pytest.mark.parametrize("with_llm", [False, True])
-def test_injection_in_a_catalogs_item_text_is_not_promoted_past_constraints(injected_knowledge, with_llm: bool):
+def test_injection_in_a_catalogs_item_text_is_not_promoted_past_constraints(
+    injected_knowledge, with_llm: bool, monkeypatch
+):
     llm = ObedientModel([]) if with_llm else None
     rec = Recommender(injected_knowledge, llm, top_k=5)
+    ranked_with = _ranking_profiles(rec, monkeypatch)
     for message in ("Something mind-bending, a dream heist like Inception (2010), but no horror", "dream heist"):
         reply = rec.chat(message, "alice", "t1")
         profile = rec.profile("alice", "t1")
         assert "horror" in profile.exclude_genres and "9" not in profile.liked_ids
-        _assert_grounded(rec, reply, profile, banned={"3", "8", "9"})
+        _assert_grounded(rec, reply, profile, ranked_with[-1], banned={"3", "8", "9"})
         assert "ignore all previous instructions" not in reply.text.lower()
     assert "9" not in rec.last_reply("alice", "t1").trace.ranked  # never even ranked: hard filters come first

@@ -1,0 +1,241 @@
+"""Refit the shipped ranker (``tools/data/ranker.txt`` + ``ranker.json``) from the bundled training data.
+
+    python -m crs_agent.evals.fit_ranker [--out DIR] [--seed 12] [--folds 5] [--no-ablations] [--limit N]
+
+Training turns: every recommendation turn of the ReDial training-split dialogues that are not validation
+dialogues, replayed with ``replay_contexts`` (profiles built exactly as the agent and the ``tools`` evaluation
+system build them). Their collaborative signals are out of fold: the dialogues are split into ``--folds``
+groups and each group's turns are scored with signals fitted without that group (and without any validation
+conversation). Validation turns: ``evals/data/valid_turns.jsonl``, scored with signals fitted without the
+validation conversations; they early-stop the booster and fit its calibration. The test files are never read.
+
+Prints each generator's recall@50/200/500 and the pooled recall on the validation turns, the ranker's
+R@1/10/50 (all targets and new items), and the ablations (each generator removed; feature groups removed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from crs_agent.evals.cases import cases_from_file, eval_data, redial_utterances
+from crs_agent.evals.protocols import replay_contexts
+from crs_agent.knowledge import CollaborativeSignals, Knowledge, Settings, ensure_index
+from crs_agent.knowledge.embeddings import EmbeddingCache
+from crs_agent.knowledge.loaders import bundled_data_dir, load_bundled_movies
+from crs_agent.tools.candidates import GENERATORS, Resources, top_n
+from crs_agent.tools.linker import Linker
+from crs_agent.tools.ranking import FEATURE_GROUPS, Ranker, RankerMeta, RecommenderCore, Scored, shipped_dir
+from crs_agent.tools.ranking.training import (
+    Example,
+    FitConfig,
+    Matrix,
+    calibration,
+    fit_booster,
+    matrix,
+    recall,
+    subsample,
+    without_generator,
+)
+
+CUTS = (50, 200, 500)
+
+
+def validation_ids() -> set[str]:
+    path = eval_data("redial_valid_dialogues.jsonl")
+    with path.open(encoding="utf-8") as lines:
+        return {json.loads(line)["conversationId"] for line in lines if line.strip()}
+
+
+def training_examples(knowledge: Knowledge, linker: Linker, skip: set[str], limit: int | None) -> list[Example]:
+    out: list[Example] = []
+    with gzip.open(bundled_data_dir() / "redial_train_dialogues.jsonl.gz", "rt", encoding="utf-8") as lines:
+        for line in lines:
+            dialogue = json.loads(line)
+            cid = dialogue["conversationId"]
+            if cid in skip:
+                continue
+            utterances = redial_utterances(dialogue, knowledge.catalog)
+            for profile, turn, new in replay_contexts(utterances, linker):
+                out.append(Example(cid, profile, list(turn.items), new))
+            if limit and len(out) >= limit:
+                break
+    return out
+
+
+def validation_examples(knowledge: Knowledge, linker: Linker, limit: int | None) -> list[Example]:
+    out: list[Example] = []
+    for case in cases_from_file(eval_data("valid_turns.jsonl"), knowledge.catalog).cases[:limit]:
+        for profile, turn, new in replay_contexts(case.dialogue, linker):
+            out.append(Example(case.id, profile, list(turn.items), new))
+    return out
+
+
+def prime_messages(resources: Resources, examples: list[Example], settings: Settings) -> None:
+    """Embed every message the dense generator and the features will read, once, through the disk cache."""
+    texts = list(dict.fromkeys(t[:500] for e in examples for t in e.profile.said[-6:]))
+    texts = [t for t in texts if t.strip()]
+    vectors = EmbeddingCache(settings.data_dir / "cache", resources.knowledge.embedder).embed(texts)
+    resources.messages.put(texts, vectors)
+
+
+def fold_of(group: str, folds: int, seed: int) -> int:
+    return int(hashlib.sha256(f"{seed}:{group}".encode()).hexdigest(), 16) % folds
+
+
+class GeneratorRecall:
+    """Per-generator and pooled recall on the validation turns (an ``observe`` callback of ``matrix``)."""
+
+    def __init__(self) -> None:
+        self.hits: dict[str, dict[int, int]] = {}
+        self.total = 0
+        self.allowed = 0  # targets the hard filter lets through: the ceiling of every recall
+
+    def __call__(self, example: Example, scored: Scored) -> None:
+        ids, mask = scored.turn.resources.arrays.ids, scored.turn.mask
+        self.total += len(example.targets)
+        for name, values in scored.pool.scores.items():
+            rows, _ = top_n(values, mask, max(CUTS))
+            self._count(name, [ids[r] for r in rows], example.targets)
+        fused = scored.pool.rows[np.argsort(-scored.pool.fused, kind="stable")]
+        self._count("pool (fused)", [ids[r] for r in fused], example.targets)
+        position = scored.turn.resources.arrays.row
+        self.allowed += sum(bool(mask[position[t]]) for t in example.targets if t in position)
+
+    def _count(self, name: str, ranked: list[str], targets: list[str]) -> None:
+        hits = self.hits.setdefault(name, dict.fromkeys(CUTS, 0))
+        for k in CUTS:
+            top = set(ranked[:k])
+            hits[k] += sum(t in top for t in targets)
+
+    def table(self) -> str:
+        lines = ["| generator | R@50 | R@200 | R@500 |", "|---|---|---|---|"]
+        for name, hits in self.hits.items():
+            lines.append(f"| {name} | " + " | ".join(f"{hits[k] / max(self.total, 1):.3f}" for k in CUTS) + " |")
+        ceiling = self.allowed / max(self.total, 1)
+        return "\n".join(
+            [*lines, f"| (targets the hard filter allows) | {ceiling:.3f} | {ceiling:.3f} | {ceiling:.3f} |"]
+        )
+
+
+def signals(knowledge: Knowledge, source, without: set[str]) -> CollaborativeSignals:
+    return CollaborativeSignals.build(knowledge.catalog.ids(), source.ratings, source.interactions.without(without))
+
+
+def build_matrices(knowledge: Knowledge, settings: Settings, config: FitConfig, limit: int | None) -> tuple:
+    started = time.perf_counter()
+    linker = Linker(knowledge.catalog, knowledge.kg)
+    source = load_bundled_movies()
+    held_out = validation_ids() | source.interactions.validation_ids()
+    train_ex = training_examples(knowledge, linker, held_out, limit)
+    valid_ex = validation_examples(knowledge, linker, limit)
+    print(f"{len(train_ex)} training turns, {len(valid_ex)} validation turns ({time.perf_counter() - started:.0f} s)")
+    base = Resources.of(knowledge)
+    prime_messages(base, train_ex + valid_ex, settings)
+    print(f"messages embedded ({time.perf_counter() - started:.0f} s)")
+    unfitted = Ranker(meta=RankerMeta())
+    valid_core = RecommenderCore(knowledge, unfitted, base.with_collab(signals(knowledge, source, held_out)))
+    tables = GeneratorRecall()
+    valid = matrix(((valid_core, e) for e in valid_ex), observe=tables)
+    groups: dict[int, set[str]] = {}
+    for e in train_ex:
+        groups.setdefault(fold_of(e.group, config.folds, config.seed), set()).add(e.group)
+    parts = []
+    for fold, members in sorted(groups.items()):
+        core = RecommenderCore(knowledge, unfitted, base.with_collab(signals(knowledge, source, held_out | members)))
+        mine = (e for e in train_ex if e.group in members)
+        parts.append(matrix(((core, e) for e in mine), config.negatives, config.seed + fold, config.dropout))
+    train = Matrix(
+        np.vstack([p.rows for p in parts]),
+        np.concatenate([p.labels for p in parts]),
+        [s for p in parts for s in p.sizes],
+        [e for p in parts for e in p.examples],
+        [i for p in parts for i in p.ids],
+    )
+    print(f"features: {train.rows.shape[0]} training rows, {valid.rows.shape[0]} validation rows "
+          f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
+    return train, valid, tables
+
+
+def evaluate(train: Matrix, valid: Matrix, config: FitConfig, drop: tuple[str, ...] = ()) -> tuple:
+    booster = fit_booster(train, valid, config, drop)
+    raw = booster.predict(valid.rows, num_threads=1)
+    return booster, raw, recall(valid, raw), recall(valid, raw, new=True)
+
+
+def row(name: str, every: dict[int, float], new: dict[int, float]) -> str:
+    cells = [every[1], every[10], every[50], new[1], new[10], new[50]]
+    return f"| {name} | " + " | ".join(f"{v:.3f}" for v in cells) + " |"
+
+
+def ablations(train: Matrix, valid: Matrix, config: FitConfig, pool_config, trees: int) -> Iterator[str]:
+    """Each generator removed (from the pool and the features), each feature group removed; every model refitted
+    with ``trees`` trees on the same subsample of the training turns, beside a reference with everything."""
+    small = subsample(train, config.ablation_share, config.ablation_negatives, config.seed)
+    valid = subsample(valid, config.ablation_valid_share, max(valid.sizes, default=1), config.seed)
+    fixed = config.model_copy(update={"rounds": max(trees, 1)})
+
+    def score(name: str, t: Matrix, v: Matrix, drop: tuple[str, ...] = ()) -> str:
+        raw = fit_booster(t, None, fixed, drop).predict(v.rows, num_threads=1)
+        return row(name, recall(v, raw), recall(v, raw, new=True))
+
+    share = f"{config.ablation_share:.0%} of training turns, {config.ablation_valid_share:.0%} of validation turns"
+    yield score(f"reference: everything ({share}, {trees} trees)", small, valid)
+    q, w, k = pool_config.quotas, pool_config.weights, pool_config.rrf_k
+    for gen in GENERATORS:
+        less_train, less_valid = (
+            without_generator(small, gen.name, q, w, k),
+            without_generator(valid, gen.name, q, w, k),
+        )
+        yield score(f"without generator {gen.name}", less_train, less_valid)
+    for group in ("item", "context", "match", "dialogue"):
+        yield score(f"without {group} features", small, valid, tuple(FEATURE_GROUPS[group]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=shipped_dir(), help="Where ranker.txt and ranker.json go.")
+    parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--no-ablations", action="store_true")
+    parser.add_argument("--limit", type=int, help="At most N turns of each kind (a quick check, not for shipping).")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    config = FitConfig(seed=args.seed, folds=args.folds)
+    settings = Settings()
+    knowledge = ensure_index(settings)
+    train, valid, tables = build_matrices(knowledge, settings, config, args.limit)
+    print("\nValidation turns, candidate generation (targets the hard filter excludes count as misses):")
+    print(tables.table())
+    booster, raw, every, new = evaluate(train, valid, config)
+    xs, ys = calibration(raw, valid.labels)
+    head = "| ranker | R@1 | R@10 | R@50 | new R@1 | new R@10 | new R@50 |\n|---|---|---|---|---|---|---|"
+    print(f"\nValidation turns, ranking ({booster.best_iteration} trees):\n{head}\n{row('all features', every, new)}")
+    fused = valid.rows[:, list(FEATURE_GROUPS["generators"]).index("fused")]
+    print(row("fused generator score alone", recall(valid, fused), recall(valid, fused, new=True)))
+    meta = RankerMeta(
+        calibration_x=xs,
+        calibration_y=ys,
+        fitted_on=f"{len(train.sizes)} ReDial training-split turns (non-validation dialogues, {args.folds}-fold "
+        f"signals), early-stopped and calibrated on {len(valid.sizes)} validation turns; seed {args.seed}",
+        metrics={"valid_recall": every, "valid_recall_new": new, "trees": booster.best_iteration},
+    )
+    if not args.limit:
+        Ranker(booster, meta).save(args.out)
+        print(f"\nwrote {args.out / 'ranker.txt'} and ranker.json")
+    if not args.no_ablations:
+        print(f"\nAblations (retrained each time):\n{head}")
+        for line in ablations(train, valid, config, meta.pool, booster.best_iteration):
+            print(line, flush=True)
+    print(f"\ndone in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

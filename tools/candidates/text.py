@@ -1,0 +1,123 @@
+"""Text generators over the whole dialogue so far: BM25 over item documents, and the MiniLM (or any) vectors.
+
+The query is the conversation, not the last message: every seeker message, most recent weighted most, and
+(weighted less) what the recommender said.
+"""
+
+from __future__ import annotations
+
+import bm25s
+import numpy as np
+from pydantic import Field
+
+from crs_agent.knowledge import Item
+from crs_agent.tools.candidates.base import Generator, GeneratorConfig, Resources, Turn
+
+__all__ = ["Bm25Text", "ContextText", "DenseText", "bm25_document"]
+
+
+def bm25_document(item: Item) -> str:
+    """What BM25 matches: title, genres, every credited person, the description."""
+    return " ".join([item.title, " ".join(item.genres), " ".join(item.names()), item.description])
+
+
+def _bm25(resources: Resources) -> tuple[bm25s.BM25, dict[str, int]]:
+    if "bm25" not in resources.cache:
+        docs = [bm25_document(item) for item in resources.knowledge.catalog]
+        retriever = bm25s.BM25()
+        retriever.index(bm25s.tokenize(docs, stopwords="en", show_progress=False), show_progress=False)
+        resources.cache["bm25"] = retriever, retriever.vocab_dict
+    return resources.cache["bm25"]
+
+
+class Bm25Config(GeneratorConfig):
+    seeker_messages: int = Field(default=4, ge=1, le=30, description="How many of the latest seeker messages.")
+    heard_messages: int = Field(default=1, ge=0, le=30, description="How many of the recommender's latest turns.")
+
+
+class Bm25Text(Generator):
+    """Items whose words (title, people, genres, plot) the conversation uses (BM25, ``bm25s``)."""
+
+    name = "bm25"
+    Config = Bm25Config
+    config: Bm25Config
+
+    def scores(self, turn: Turn) -> np.ndarray | None:
+        p = turn.profile
+        heard = p.heard[-self.config.heard_messages :] if self.config.heard_messages else []
+        texts = turn.said[-self.config.seeker_messages :] + heard
+        retriever, vocab = _bm25(self.resources)
+        return _bm25_scores(retriever, vocab, texts)
+
+
+class DenseConfig(GeneratorConfig):
+    seeker_messages: int = Field(default=6, ge=1, le=30)
+    decay: float = Field(default=0.7, gt=0.0, le=1.0, description="Weight of each older message relative to the next.")
+    heard_weight: float = Field(default=0.0, ge=0.0, description="Weight of the recommender's last turn.")
+
+
+def dialogue_vector(turn: Turn, config: DenseConfig) -> np.ndarray | None:
+    """The recency-weighted mean of the conversation's message vectors, normalised."""
+    p, vectors = turn.profile, turn.resources.messages
+    said = turn.said[-config.seeker_messages :]
+    parts = [(config.decay ** (len(said) - 1 - n), vectors(t[:500])) for n, t in enumerate(said)]
+    if p.heard and p.heard[-1].strip() and config.heard_weight:
+        parts.append((config.heard_weight, vectors(p.heard[-1][:500])))
+    if not parts:
+        return None
+    mean = sum(w * v for w, v in parts)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm else None
+
+
+class DenseText(Generator):
+    """Items whose document embedding is nearest the conversation's (exact dot over the index's vectors)."""
+
+    name = "dense"
+    Config = DenseConfig
+    config: DenseConfig
+
+    def scores(self, turn: Turn) -> np.ndarray | None:
+        query = dialogue_vector(turn, self.config)
+        if query is None:
+            return None
+        return (self.resources.knowledge.vectors @ query.astype(np.float32)).astype(np.float32)
+
+
+class ContextConfig(GeneratorConfig):
+    seeker_messages: int = Field(default=4, ge=1, le=30)
+
+
+class ContextText(Generator):
+    """Items whose training suggestions followed words like the seeker's (BM25 over, per item, what seekers said
+    just before a human recommender suggested it)."""
+
+    name = "context"
+    Config = ContextConfig
+    config: ContextConfig
+
+    def available(self) -> bool:
+        return self.resources.collab.has("contexts")
+
+    def _index(self) -> tuple[bm25s.BM25, dict[str, int]]:
+        cache = self.resources.collab_cache
+        if "context_bm25" not in cache:
+            position, contexts = self.resources.collab.position, self.resources.collab.contexts
+            docs = [contexts[position[i]] if i in position else "" for i in self.resources.arrays.ids]
+            retriever = bm25s.BM25(k1=1.2, b=0.75)
+            retriever.index(bm25s.tokenize(docs, stopwords="en", show_progress=False), show_progress=False)
+            cache["context_bm25"] = retriever, retriever.vocab_dict
+        return cache["context_bm25"]
+
+    def scores(self, turn: Turn) -> np.ndarray | None:
+        retriever, vocab = self._index()
+        return _bm25_scores(retriever, vocab, turn.said[-self.config.seeker_messages :])
+
+
+def _bm25_scores(retriever: bm25s.BM25, vocab: dict[str, int], texts: list[str]) -> np.ndarray | None:
+    tokens = bm25s.tokenize(" ".join(texts), stopwords="en", return_ids=False, show_progress=False)
+    query = [t for t in (tokens[0] if tokens else []) if t in vocab]
+    if not query:
+        return None
+    scores = np.asarray(retriever.get_scores(query), dtype=np.float32)
+    return np.where(scores > 0, scores, np.nan).astype(np.float32)

@@ -24,9 +24,19 @@ from crs_agent.tools.context import LastReply
 
 __all__ = ["Decision", "PlanChoice", "available_strategies", "observe", "plan", "policy", "tool_call_for"]
 
-SEARCH_STRATEGIES = ("describe", "expand", "people", "popular")
-BUS_TARGET = 20  # enough candidates to rank and diversify
-RANK_DEPTH = 50  # the whole ranking a turn returns (Reply.trace.ranked): what lists of 50 are judged on
+# Each search path runs some of the recommender core's candidate generators (tools/candidates): the same
+# generators the ``tools`` system pools, so a turn that opens every path ranks what the core ranks.
+GENERATORS: dict[str, tuple[str, ...]] = {
+    "describe": ("bm25", "context", "dense"),  # the whole conversation's words, and what preceded suggestions
+    "expand": ("collab", "ratings", "kg"),  # from the movies named: dialogue co-mentions, ratings, the KG
+    "people": ("people",),  # the people the user named
+    "revisit": ("dialogue",),  # movies named earlier that may still be recommended
+    "popular": ("popular", "popular_genre"),  # popular among suggestions, within the wanted genres
+}
+SEARCH_STRATEGIES = tuple(GENERATORS)
+_KG_GENERATORS = frozenset({"kg", "people"})
+PATH_SHOWN = 20  # candidates a path puts on the bus (what the trace shows of it)
+RANK_DEPTH = 100  # the ranking a turn returns (Reply.trace.ranked; lists of 50 are judged on it)
 PENDING = "(pending)"
 
 
@@ -55,19 +65,25 @@ class Decision(BaseModel):
 
 
 def available_strategies(profile: Profile, paths: list[Path], deps: Deps) -> list[str]:
+    """The search paths not opened yet this turn whose generators have something to go on."""
     tried = {p.strategy for p in paths}
-    options = []
-    if profile.people and deps.use_kg and "people" not in tried:  # a person the user named: their work first
-        options.append("people")
-    if profile.wish_text() and "describe" not in tried:
-        options.append("describe")
-    if profile.liked_ids and "expand" not in tried:
-        options.append("expand")
-    if "popular" not in tried:
-        options.append("popular")
     if not deps.multi_path and any(p.strategy in SEARCH_STRATEGIES for p in paths):
         return []
-    return options
+    named = bool(profile.mentioned_ids or profile.suggested_ids or profile.liked_ids)
+    usable = {
+        "describe": bool(profile.said or profile.wish_text()),
+        "expand": named,
+        "people": bool(profile.people) and deps.use_kg,
+        "revisit": bool(profile.mentioned_ids or profile.suggested_ids),
+        "popular": True,
+    }
+    return [s for s in ("people", "describe", "expand", "revisit", "popular") if usable[s] and s not in tried]
+
+
+def generators_of(strategies: list[str], deps: Deps) -> list[str]:
+    """The generators behind the given paths (without the KG's when the KG is switched off)."""
+    names = [g for s in strategies for g in GENERATORS.get(s, ())]
+    return [g for g in dict.fromkeys(names) if deps.use_kg or g not in _KG_GENERATORS]
 
 
 def _thin(profile: Profile) -> bool:
@@ -79,20 +95,15 @@ def policy(state: State, deps: Deps, paths: list[Path]) -> Decision:
     bus = state.get("bus", {})
     options = available_strategies(profile, paths, deps)
     verdicts = state.get("verdicts", [])
-    failed = _last_failed(verdicts)
     if state.get("steps", 0) >= deps.step_budget:
         return Decision(action="answer", rationale="step budget reached")
-    if _thin(profile) or (state.get("intent") == "chit-chat" and not bus and len(profile.wishes) == 0):
-        return Decision(action="ask", strategy="liked", rationale="too little to go on: ask what they loved")
-    search = [o for o in options if o != "popular"]
-    if search and (not bus or failed or len(bus) < 3 * BUS_TARGET):
-        return Decision(action="open", strategy=search[0], rationale=_why(search[0], verdicts))
-    if failed and options and not (bus and not state.get("ranked")):
+    if options:
         return Decision(action="open", strategy=options[0], rationale=_why(options[0], verdicts))
-    if len(bus) < BUS_TARGET and "popular" in options:
-        return Decision(action="open", strategy="popular", rationale="few candidates: add popular titles in scope")
     if bus and (not state.get("ranked") or _new_since_rank(paths)):
         return Decision(action="rank", strategy="rank", rationale="score every candidate on the bus for this user")
+    if _thin(profile) or (state.get("intent") == "chit-chat" and not profile.wishes):  # ranked all the same
+        # (a replayed turn is scored on its ranking), then one open question
+        return Decision(action="ask", strategy="liked", rationale="too little to go on: ask what they loved")
     question = _question(state, profile, deps)
     if question is not None:
         kind, gain = question
@@ -110,9 +121,10 @@ def _question(state: State, profile: Profile, deps: Deps) -> tuple[str, float] |
 
 
 _MOVES = {  # what each move does: the rationale recorded on a path, and the LLM's menu of moves
-    "describe": "search by what the user described",
-    "expand": "expand from the items the user liked",
+    "describe": "search by what the user said in the whole conversation",
+    "expand": "expand from the movies named: co-mentions, ratings and the KG",
     "people": "follow the people the user asked for in the KG",
+    "revisit": "look again at movies named earlier that may still fit",
     "popular": "add popular titles that meet the constraints",
     "rank": "score the candidates found so far",
 }
@@ -165,22 +177,16 @@ def llm_choice(state: State, deps: Deps, paths: list[Path], fallback: Decision) 
 
 def tool_call_for(decision: Decision, profile: Profile, bus: dict[str, Any], deps: Deps) -> dict[str, Any] | None:
     """The tool call for a decision, with arguments built from the profile (never from the LLM)."""
-    flt = profile.hard_filter().model_dump(exclude_defaults=True)
-    top = max(RANK_DEPTH, deps.top_k)
-    if decision.strategy == "describe":
-        args = {"query": profile.wish_text()[:300], "filters": flt, "k": 50}
-        name = "retrieve_candidates"
-    elif decision.strategy == "expand":
-        args = {"item_ids": profile.liked_ids[-10:], "k": 50, "exclude_ids": flt.get("exclude_ids", [])}
-        name = "expand_from_liked"
-    elif decision.strategy == "people":
-        name, args = "kg_lookup", {"entity": profile.people[-1]}
-    elif decision.strategy == "popular":
-        query = " ".join(profile.genres) or "acclaimed popular film"
-        name, args = "retrieve_candidates", {"query": query, "filters": flt, "k": 50}
+    if decision.strategy in GENERATORS:
+        generators = generators_of([decision.strategy], deps)
+        if not generators:
+            return None
+        name, args = "generate_candidates", {"generators": generators, "profile": profile.model_dump(), "k": PATH_SHOWN}
     elif decision.strategy == "rank":
-        ranked_ids = sorted(bus, key=lambda i: -bus[i]["score"])[:300]
-        name, args = "rank", {"candidate_ids": ranked_ids, "profile": profile.model_dump(), "k": top}
+        generators = generators_of(list(GENERATORS), deps)
+        others = [i for i, c in bus.items() if not any(s.startswith("generate_candidates") for s in c["sources"])]
+        args = {"candidate_ids": others[:300], "generators": generators, "profile": profile.model_dump()}
+        name, args = "rank", {**args, "k": max(RANK_DEPTH, deps.top_k)}
     else:
         return None
     return {"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}

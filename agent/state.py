@@ -24,7 +24,7 @@ from crs_agent.tools.linker import Linker
 
 __all__ = ["Deps", "InputState", "Path", "PathStep", "State", "Verdict", "deps_of", "merge_bus", "set_default_deps"]
 
-Strategy = Literal["describe", "expand", "people", "popular", "rank"]
+Strategy = Literal["describe", "expand", "people", "revisit", "popular", "rank"]
 
 
 class PathStep(BaseModel):
@@ -114,7 +114,7 @@ class Deps:
     user_id: str
     llm: BaseChatModel | None = None
     top_k: int = 3
-    step_budget: int = 6
+    step_budget: int = 8  # five search paths and a ranking, with room for one more after a failed check
     use_kg: bool = True
     use_reflection: bool = True
     multi_path: bool = True

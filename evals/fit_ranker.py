@@ -3,11 +3,12 @@
     python -m crs_agent.evals.fit_ranker [--out DIR] [--seed 12] [--folds 5] [--no-ablations] [--limit N]
 
 Training turns: every recommendation turn of the ReDial training-split dialogues that are not validation
-dialogues, replayed with ``replay_contexts`` (profiles built exactly as the agent and the ``tools`` evaluation
-system build them). Their collaborative signals are out of fold: the dialogues are split into ``--folds``
-groups and each group's turns are scored with signals fitted without that group (and without any validation
-conversation). Validation turns: ``evals/data/valid_turns.jsonl``, scored with signals fitted without the
-validation conversations; they early-stop the booster and fit its calibration. The test files are never read.
+dialogues, replayed with ``replay_contexts`` and the learned reading (profiles built exactly as the agent and
+the ``tools`` evaluation system build them). Their collaborative signals are out of fold: the dialogues are
+split into ``--folds`` groups and each group's turns are scored with signals fitted without that group (and
+without any validation conversation). Validation turns: ``evals/data/valid_turns.jsonl``, scored with
+signals fitted without the validation conversations; they early-stop the booster and fit its calibration.
+The test files are never read.
 
 Prints each generator's recall@50/200/500 and the pooled recall on the validation turns, the ranker's
 R@1/10/50 (all targets and new items), and the ablations (each generator removed; feature groups removed).
@@ -22,15 +23,20 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from crs_agent.evals.cases import cases_from_file, eval_data, redial_utterances
+from crs_agent.agent.reading import features as reading_features
+from crs_agent.agent.understand import clean_message, read_deterministic
+from crs_agent.evals.cases import Utterance, cases_from_file, eval_data, redial_utterances
 from crs_agent.evals.protocols import replay_contexts
+from crs_agent.evals.reading_eval import CachedEmbedder
 from crs_agent.knowledge import CollaborativeSignals, Knowledge, Settings, ensure_index
 from crs_agent.knowledge.embeddings import EmbeddingCache
 from crs_agent.knowledge.loaders import bundled_data_dir, load_bundled_movies
 from crs_agent.tools.candidates import GENERATORS, Resources, top_n
+from crs_agent.tools.context import LastReply
 from crs_agent.tools.linker import Linker
 from crs_agent.tools.ranking import FEATURE_GROUPS, Ranker, RankerMeta, RecommenderCore, Scored, shipped_dir
 from crs_agent.tools.ranking.training import (
@@ -54,28 +60,50 @@ def validation_ids() -> set[str]:
         return {json.loads(line)["conversationId"] for line in lines if line.strip()}
 
 
-def training_examples(knowledge: Knowledge, linker: Linker, skip: set[str], limit: int | None) -> list[Example]:
-    out: list[Example] = []
+Dialogue = tuple[str, list[Utterance]]
+
+
+def training_dialogues(knowledge: Knowledge, skip: set[str], limit: int | None) -> list[Dialogue]:
+    out: list[Dialogue] = []
     with gzip.open(bundled_data_dir() / "redial_train_dialogues.jsonl.gz", "rt", encoding="utf-8") as lines:
         for line in lines:
             dialogue = json.loads(line)
-            cid = dialogue["conversationId"]
-            if cid in skip:
-                continue
-            utterances = redial_utterances(dialogue, knowledge.catalog)
-            for profile, turn, new in replay_contexts(utterances, linker):
-                out.append(Example(cid, profile, list(turn.items), new))
+            if dialogue["conversationId"] not in skip:
+                out.append((dialogue["conversationId"], redial_utterances(dialogue, knowledge.catalog)))
             if limit and len(out) >= limit:
                 break
     return out
 
 
-def validation_examples(knowledge: Knowledge, linker: Linker, limit: int | None) -> list[Example]:
-    out: list[Example] = []
-    for case in cases_from_file(eval_data("valid_turns.jsonl"), knowledge.catalog).cases[:limit]:
-        for profile, turn, new in replay_contexts(case.dialogue, linker):
-            out.append(Example(case.id, profile, list(turn.items), new))
-    return out
+def validation_dialogues(knowledge: Knowledge, limit: int | None) -> list[Dialogue]:
+    cases = cases_from_file(eval_data("valid_turns.jsonl"), knowledge.catalog).cases[:limit]
+    return [(case.id, case.dialogue) for case in cases]
+
+
+def reading_embedder(knowledge: Knowledge, linker: Linker, dialogues: list[Dialogue], settings: Settings) -> Any:
+    """The index's embedder, answering the learned reading's texts (each seeker message masked, and a window
+    per title) from vectors embedded once in batches through the disk cache: replaying ~30k messages one at a
+    time would take most of the fit."""
+    texts: list[str] = []
+    for _, utterances in dialogues:
+        last = LastReply(item_ids=[])
+        for utterance in utterances:
+            text = clean_message(utterance.text)[0]
+            if utterance.role == "recommender":
+                last = LastReply(item_ids=utterance.items, own=False)
+            elif text:
+                texts += reading_features(text, read_deterministic(text, linker, last), last).texts()
+    unique = list(dict.fromkeys(texts))
+    vectors = EmbeddingCache(settings.data_dir / "cache", knowledge.embedder).embed(unique)
+    return CachedEmbedder(knowledge.embedder, dict(zip(unique, vectors, strict=True)))
+
+
+def examples(dialogues: list[Dialogue], linker: Linker, embedder: Any) -> list[Example]:
+    return [
+        Example(group, profile, list(turn.items), new)
+        for group, utterances in dialogues
+        for profile, turn, new in replay_contexts(utterances, linker, embedder)
+    ]
 
 
 def prime_messages(resources: Resources, examples: list[Example], settings: Settings) -> None:
@@ -134,8 +162,13 @@ def build_matrices(knowledge: Knowledge, settings: Settings, config: FitConfig, 
     linker = Linker(knowledge.catalog, knowledge.kg)
     source = load_bundled_movies()
     held_out = validation_ids() | source.interactions.validation_ids()
-    train_ex = training_examples(knowledge, linker, held_out, limit)
-    valid_ex = validation_examples(knowledge, linker, limit)
+    train_dialogues, valid_dialogues = (
+        training_dialogues(knowledge, held_out, limit),
+        validation_dialogues(knowledge, limit),
+    )
+    embedder = reading_embedder(knowledge, linker, train_dialogues + valid_dialogues, settings)
+    print(f"the reading's messages embedded ({time.perf_counter() - started:.0f} s)")
+    train_ex, valid_ex = examples(train_dialogues, linker, embedder), examples(valid_dialogues, linker, embedder)
     print(f"{len(train_ex)} training turns, {len(valid_ex)} validation turns ({time.perf_counter() - started:.0f} s)")
     base = Resources.of(knowledge)
     prime_messages(base, train_ex + valid_ex, settings)

@@ -40,6 +40,8 @@ class PreferenceUpdate(BaseModel):
     exclude_people: list[str] = Field(default_factory=list)
     year_min: int | None = None
     year_max: int | None = None
+    era_min: int | None = None
+    era_max: int | None = None
     wish: str = ""
     mentioned_ids: list[str] = Field(default_factory=list, description="Every item the message names.")
     spans: list[tuple[str, str, str]] = Field(
@@ -58,6 +60,8 @@ class PreferenceUpdate(BaseModel):
                 self.people,
                 self.year_min,
                 self.year_max,
+                self.era_min,
+                self.era_max,
             ]
         )
 
@@ -104,6 +108,10 @@ def fold_message(profile: Profile, update: PreferenceUpdate, text: str, last: La
     p.exclude_people = _union([x for x in p.exclude_people if x not in update.people], update.exclude_people)[-10:]
     p.year_min = update.year_min or p.year_min
     p.year_max = update.year_max or p.year_max
+    if update.era_min or update.era_max:  # a loose era replaces the last one
+        p.era_min, p.era_max = update.era_min, update.era_max
+    if p.year_min is not None and p.year_max is not None and p.year_min > p.year_max:  # the new bound wins
+        p.year_min, p.year_max = (update.year_min, None) if update.year_min else (None, update.year_max)
     if update.wish and update.intent in ("ask", "answer", "reject", "seen"):
         p.wishes = [*p.wishes, update.wish]
     if update.answered:

@@ -76,7 +76,9 @@ def question_gain(scored: list[tuple[str, float]], catalog: Catalog, attribute: 
         has[row, [vocab[v] for v in vals]] = 1.0
     misses = has.sum(axis=1)[:, None] - has @ has.T  # [i, j]: values of i that j lacks
     posterior = np.log(prior)[None, :] + misses * math.log(MISS)  # row i: after the answer "values of i"
-    rank = (posterior > np.diag(posterior)[:, None]).sum(axis=1)
+    own = np.diag(posterior)[:, None]
+    earlier = np.tri(len(scored), k=-1, dtype=bool)  # [i, j]: j comes before i now (ties keep today's order)
+    rank = ((posterior > own) | ((posterior == own) & earlier)).sum(axis=1)
     answered = has.sum(axis=1) > 0
     now = np.arange(len(scored)) < shown
     after = np.where(answered, rank < shown, now)

@@ -37,6 +37,8 @@ class LinkResult(BaseModel):
     decades: list[str] = Field(default_factory=list, description='e.g. "1980s".')
     year_min: int | None = None
     year_max: int | None = None
+    era_min: int | None = Field(default=None, description='A loose lower bound ("something recent"): a wish.')
+    era_max: int | None = Field(default=None, description='A loose upper bound ("old movies", "classics"): a wish.')
     spans: list[tuple[str, str, str]] = Field(default_factory=list, description="(kind, canonical, matched text).")
 
 
@@ -408,7 +410,7 @@ class Linker:
             result.spans.append((kind, value, msg.text[slice(*span.chars)]))
 
     def _add_times(self, msg: _Message, result: LinkResult) -> None:
-        """Decades and year bounds; the vague "recent"/"old" only where no explicit bound is given."""
+        """Decades and year bounds (hard); the vague "recent"/"old" only as a loose era, where no bound is given."""
         bounds: list[list[int]] = [[], [], []]
         vague: dict[str, int] = {}
         for k in range(len(msg.tokens)):
@@ -421,11 +423,12 @@ class Linker:
                 year = self._recent_min if word == "recent" else lex.OLD_YEAR_MAX
                 if year is not None and word not in vague:
                     vague[word] = year
-                    kind = "year_min" if word == "recent" else "year_max"
+                    kind = "era_min" if word == "recent" else "era_max"
                     result.spans.append((kind, str(year), msg.text[slice(*msg.chars(k, k + 1))]))
         decades = [min(bounds[2]), max(bounds[2])] if bounds[2] else []  # "80s or 90s": 1980-1999
-        lows = [*bounds[0], *decades[:1]] or [vague[w] for w in ("recent",) if w in vague]
-        highs = [*bounds[1], *decades[1:]] or [vague[w] for w in ("old",) if w in vague]
+        lows, highs = [*bounds[0], *decades[:1]], [*bounds[1], *decades[1:]]
+        if len(vague) == 1 and not (lows or highs):  # "old or new" wishes for neither
+            result.era_min, result.era_max = vague.get("recent"), vague.get("old")
         result.year_min = max(lows) if lows else None
         result.year_max = min(highs) if highs else None
         if result.year_min is not None and result.year_max is not None and result.year_min > result.year_max:

@@ -22,6 +22,8 @@ class Profile(BaseModel):
     exclude_people: list[str] = Field(default_factory=list, max_length=10, description="People to avoid.")
     year_min: int | None = Field(default=None, ge=1800, le=2100)
     year_max: int | None = Field(default=None, ge=1800, le=2100)
+    era_min: int | None = Field(default=None, ge=1800, le=2100, description='"Something recent": ranks, not filters.')
+    era_max: int | None = Field(default=None, ge=1800, le=2100, description='"Old movies": ranks, not filters.')
     wishes: list[str] = Field(default_factory=list, max_length=10, description="Free-text wishes, most recent last.")
     mentioned_ids: list[str] = Field(
         default_factory=list, max_length=200, description="Every item the seeker named, whatever they felt, in order."

@@ -16,7 +16,7 @@ from crs_agent.knowledge import ItemFilter, Knowledge
 from crs_agent.tools.explain import Explainer
 from crs_agent.tools.kg import KgLookup
 from crs_agent.tools.models import Candidate, Explanation, MemoryHit, Profile
-from crs_agent.tools.ranking import Ranker, RecommenderCore, mmr
+from crs_agent.tools.ranking import Ranker, RecommenderCore
 from crs_agent.tools.retrieval import Retriever
 
 __all__ = ["Toolkit", "make_tools"]
@@ -44,10 +44,26 @@ class ExpandArgs(BaseModel):
     exclude_ids: list[str] = Field(default_factory=list, max_length=500)
 
 
+GeneratorName = Literal[
+    "collab", "ratings", "bm25", "context", "dense", "kg", "people", "popular", "popular_genre", "dialogue"
+]
+
+
+class GenerateArgs(BaseModel):
+    generators: list[GeneratorName] = Field(
+        min_length=1, max_length=10, description="Candidate generators to run (their best items are fused)."
+    )
+    profile: Profile = Field(default_factory=Profile, description="The conversation so far.")
+    k: int = Field(default=20, ge=1, le=100, description="How many of the fused best to return.")
+
+
 class RankArgs(BaseModel):
-    candidate_ids: list[str] = Field(min_length=1, max_length=1000, description="Ids to score.")
+    candidate_ids: list[str] = Field(default_factory=list, max_length=1000, description="Ids to score.")
     profile: Profile = Field(default_factory=Profile, description="The user's preferences.")
-    k: int = Field(default=10, ge=1, le=50)
+    generators: list[GeneratorName] = Field(
+        default_factory=list, max_length=10, description="Also pool these generators' candidates, as the core does."
+    )
+    k: int = Field(default=10, ge=1, le=200)
 
 
 class ExplainArgs(BaseModel):
@@ -119,21 +135,33 @@ class Toolkit:
         found = self.retriever.expand(item_ids, flt, k)
         return _lines(found), found
 
-    def rank(
-        self, candidate_ids: list[str], profile: Profile | None = None, k: int = 10
+    def generate_candidates(
+        self, generators: list[str], profile: Profile | None = None, k: int = 20
     ) -> tuple[str, list[Candidate]]:
-        """Score candidates for the user's profile; diversify; return calibrated scores in [0, 1]."""
+        """Find candidates for the conversation so far with some of the core's generators, under the hard filter."""
         profile = profile or Profile()
-        self._check_ids(candidate_ids)
-        scored = self.core.rank(candidate_ids, profile)
-        if not scored:
+        found = self.core.pooled(profile, generators).candidates(k, "generate_candidates:" + "+".join(generators))
+        return _lines(found), found
+
+    def rank(
+        self,
+        candidate_ids: list[str] | None = None,
+        profile: Profile | None = None,
+        k: int = 10,
+        generators: list[str] | None = None,
+    ) -> tuple[str, list[Candidate]]:
+        """Score candidates for the user's profile with the trained ranker; calibrated scores in [0, 1]."""
+        profile = profile or Profile()
+        ids = list(candidate_ids or [])
+        self._check_ids(ids)
+        if not ids and not generators:
+            raise ToolException("nothing to rank: give candidate ids or the generators to pool.")
+        if generators:
+            ranked = self.core.pooled(profile, generators, ids).candidates(k, "rank")
+        else:
+            ranked = self.core.rank(ids, profile)[:k]
+        if not ranked:
             raise ToolException("every candidate breaks the user's constraints or was already seen: retrieve more.")
-        pool = scored[: max(3 * k, 30)]
-        ids = [c.item_id for c in pool]
-        vectors = self.k.vectors[[self.k.row[i] for i in ids]]
-        order = mmr(ids, [c.score for c in pool], vectors, self.core.ranker.meta.mmr_lambda, k)
-        by_id = {c.item_id: c for c in pool}
-        ranked = [by_id[i] for i in order]
         return _lines(ranked), ranked
 
     def recommend(self, profile: Profile, k: int = 50) -> list[Candidate]:
@@ -167,6 +195,7 @@ class Toolkit:
             (self.retrieve_candidates, RetrieveArgs),
             (self.kg_lookup, KgArgs),
             (self.expand_from_liked, ExpandArgs),
+            (self.generate_candidates, GenerateArgs),
             (self.rank, RankArgs),
             (self.explain, ExplainArgs),
             (self.remember, RememberArgs),

@@ -73,18 +73,19 @@ class Spies:
         self.filters: list[tuple[ItemFilter, int]] = []
         self.profiles: list[Profile] = []
         self.memory_users: list[str] = []
-        retrieve, score = rec.toolkit.retriever.retrieve, rec.toolkit.core.rank
+        retrieve, score = rec.toolkit.retriever.retrieve, rec.toolkit.core.score
 
         def spy_retrieve(query: str, flt: ItemFilter, k: int) -> Any:
             self.filters.append((flt, k))
             return retrieve(query, flt, k)
 
-        def spy_score(ids: list[str], profile: Profile) -> Any:
-            self.profiles.append(profile)
-            return score(ids, profile)
+        def spy_score(turn: Any, *args: Any, **kwargs: Any) -> Any:
+            self.profiles.append(turn.profile)
+            self.filters.append((turn.filter, len(turn.profile.hard_filter().exclude_ids)))
+            return score(turn, *args, **kwargs)
 
         monkeypatch.setattr(rec.toolkit.retriever, "retrieve", spy_retrieve)
-        monkeypatch.setattr(rec.toolkit.core, "rank", spy_score)
+        monkeypatch.setattr(rec.toolkit.core, "score", spy_score)
         memory = knowledge.memory
         for name in ("all", "recall", "remember"):
             real = getattr(memory, name)
@@ -99,13 +100,13 @@ class Spies:
 def _ranking_profiles(rec: Recommender, monkeypatch: pytest.MonkeyPatch) -> list[Profile]:
     """Every profile the ranker is called with, in order (the last one ranked the latest reply)."""
     seen: list[Profile] = []
-    rank = rec.toolkit.core.rank
+    score = rec.toolkit.core.score
 
-    def spy(ids: list[str], profile: Profile, *args: Any, **kwargs: Any) -> Any:
-        seen.append(profile)
-        return rank(ids, profile, *args, **kwargs)
+    def spy(turn: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(turn.profile)
+        return score(turn, *args, **kwargs)
 
-    monkeypatch.setattr(rec.toolkit.core, "rank", spy)
+    monkeypatch.setattr(rec.toolkit.core, "score", spy)
     return seen
 
 
@@ -143,7 +144,8 @@ def test_a_model_that_obeys_an_injection_cannot_steer_the_agent(tiny_knowledge, 
     assert system_prompts and not any(p[:40] in second.text for p in system_prompts)
 
     assert spies.filters and spies.profiles, "no tool ran"
-    assert all("horror" in flt.exclude_genres and k <= 50 for flt, k in spies.filters)
+    assert all("horror" in flt.exclude_genres for flt, _ in spies.filters), "a ranking ignored the exclusion"
+    assert all(len(flt.exclude_ids) == excluded for flt, excluded in spies.filters), "the filter was not the profile's"
     assert all("horror" in p.exclude_genres for p in spies.profiles)
     assert set(spies.memory_users) == {"alice"}, "memory was read or written for another user"
     assert any(p.rationale.startswith("[policy]") for p in second.trace.paths)  # the plan stayed the policy's

@@ -130,16 +130,31 @@ def test_people_full_name_and_surname(linker: Linker):
         ("anything since 2015", [], 2015, None),
         ("older than 1990", [], None, 1989),
         ("made before the 90s", [], None, 1989),
-        ("something recent", [], 2013, None),
-        ("new movies only", [], 2013, None),
-        ("old movies", [], None, 1979),
-        ("the classics", [], None, 1979),
         ("I'm in my 20s and love 2012 as a year", [], None, None),
     ],
 )
 def test_decades_and_years(linker: Linker, text: str, decades: list[str], year_min: int | None, year_max: int | None):
     result = linker.link(text)
     assert (result.decades, result.year_min, result.year_max) == (decades, year_min, year_max)
+
+
+@pytest.mark.parametrize(
+    ("text", "era_min", "era_max"),
+    [
+        ("something recent", 2013, None),
+        ("new movies only", 2013, None),
+        ("old movies", None, 1979),
+        ("the classics", None, 1979),
+        ("old or new, I don't mind", None, None),
+        ("something recent from the 90s", None, None),  # the decade is what stands
+    ],
+)
+def test_vague_periods_are_a_loose_era_not_a_filter(
+    linker: Linker, text: str, era_min: int | None, era_max: int | None
+):
+    result = linker.link(text)
+    assert (result.year_min, result.year_max) == ((1990, 1999) if "90s" in text else (None, None))
+    assert (result.era_min, result.era_max) == (era_min, era_max)
 
 
 def test_disliked_and_seen_items(linker: Linker):

@@ -58,7 +58,7 @@ def test_a_turn_streams_then_shows_cards_trace_profile_and_the_thread(ui: ChatCa
     assert any(p == "_Searching the catalog…_" for p in partial)
     assert [i["id"] for i in final.items] == [i.id for i in rec.last_reply("ana", "t1").items]
     assert all("horror" not in i["genres"] for i in final.items)
-    assert "**Path 1 · describe**" in final.trace and "retrieve_candidates(" in final.trace
+    assert "**Path 1 · describe**" in final.trace and "generate_candidates(" in final.trace
     assert "Reflection 1** (rules): ✅ pass" in final.trace
     assert "**You like:** Inception (2010)" in final.profile and "**You don't want:** horror" in final.profile
     assert ("🚫 horror", "exclude_genres=horror") in final.corrections

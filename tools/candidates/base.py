@@ -111,6 +111,13 @@ class Turn:
         self.resources = resources
         self.filter = flt if flt is not None else self.profile.hard_filter()
         self.mask = resources.arrays.mask(self.filter)
+        self._scores: dict[str, np.ndarray | None] = {}
+
+    def scores(self, generator: Generator) -> np.ndarray | None:
+        """``generator``'s catalog scores for this turn, computed once however often they are asked for."""
+        if generator.name not in self._scores:
+            self._scores[generator.name] = generator.scores(self)
+        return self._scores[generator.name]
 
     def rows(self, ids: list[str]) -> np.ndarray:
         return self.resources.arrays.rows_of(ids)

@@ -83,7 +83,7 @@ def _ranks(scores: np.ndarray | None, mask: np.ndarray, rows: np.ndarray) -> tup
 
 def pool(turn: Turn, generators: list[Generator], config: PoolConfig, only: np.ndarray | None = None) -> Pool:
     """Run every generator once for ``turn`` and pool their best rows; with ``only``, score exactly those rows."""
-    scores = {gen.name: gen.scores(turn) for gen in generators}
+    scores = {gen.name: turn.scores(gen) for gen in generators}
     if only is None:
         found = [top_n(values, turn.mask, config.quotas.get(name, 100))[0] for name, values in scores.items()]
         union = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)

@@ -2,7 +2,6 @@
 pipeline that joins generators and ranker (:class:`RecommenderCore`)."""
 
 from crs_agent.tools.ranking.core import RecommenderCore, Scored
-from crs_agent.tools.ranking.diversity import mmr
 from crs_agent.tools.ranking.features import FEATURE_GROUPS, FEATURE_NAMES, features
 from crs_agent.tools.ranking.model import Ranker, RankerMeta, shipped_dir
 
@@ -14,6 +13,5 @@ __all__ = [
     "RecommenderCore",
     "Scored",
     "features",
-    "mmr",
     "shipped_dir",
 ]

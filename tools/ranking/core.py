@@ -15,6 +15,7 @@ import numpy as np
 
 from crs_agent.knowledge import ItemFilter, Knowledge
 from crs_agent.tools.candidates import Generator, Pool, Resources, Turn, make_generators, pool
+from crs_agent.tools.evidence import answer_loglik
 from crs_agent.tools.models import Candidate, Profile
 from crs_agent.tools.ranking.features import features
 from crs_agent.tools.ranking.model import Ranker
@@ -26,7 +27,8 @@ class Scored:
     """One turn's pool with its feature rows, raw and calibrated scores (best first)."""
 
     def __init__(self, turn: Turn, pooled: Pool, rows: np.ndarray, raw: np.ndarray, calibrated: np.ndarray) -> None:
-        order = np.lexsort((pooled.rows, -raw))
+        calibrated = calibrated * _evidence(turn, pooled.rows)
+        order = np.lexsort((pooled.rows, -raw, -calibrated))  # calibration is monotone in raw: ties go by raw
         self.turn, self.pool = turn, pooled.select(order)
         self.features, self.raw, self.calibrated = rows[order], raw[order], calibrated[order]
 
@@ -54,6 +56,16 @@ class Scored:
                 )
             )
         return out
+
+
+def _evidence(turn: Turn, rows: np.ndarray) -> np.ndarray:
+    """What the seeker's answers to questions say of each row (1 for an item with every value they gave)."""
+    answers = turn.profile.answers
+    if not answers or rows.size == 0:
+        return np.ones(rows.size)
+    catalog, ids = turn.resources.knowledge.catalog, turn.resources.arrays.ids
+    loglik = answer_loglik([catalog[ids[r]] for r in rows.tolist()], answers)
+    return np.exp(loglik - loglik.max())
 
 
 class RecommenderCore:
@@ -87,6 +99,17 @@ class RecommenderCore:
     def recommend(self, profile: Profile, k: int = 50) -> list[Candidate]:
         """The best ``k`` recommendable items for the conversation so far, calibrated scores in [0, 1]."""
         return self.score(self.turn(profile)).candidates(k, "recommend")
+
+    def pooled(
+        self, profile: Profile, generators: Collection[str] | None = None, extra: list[str] | None = None
+    ) -> Scored:
+        """The pool of the named generators (all by default), cut and fused as :meth:`recommend` pools, with
+        ``extra`` items added (those the hard filter allows), ranked on every generator's evidence."""
+        turn = self.turn(profile)
+        chosen = [g for g in self.generators if generators is None or g.name in generators]
+        rows = pool(turn, chosen, self.ranker.meta.pool).rows if chosen else np.zeros(0, dtype=np.int64)
+        more = turn.rows(list(dict.fromkeys(extra or [])))
+        return self.score(turn, only=np.unique(np.concatenate([rows, more[turn.mask[more]]])))
 
     def rank(self, item_ids: list[str], profile: Profile) -> list[Candidate]:
         """Score the given items that the profile's hard filter allows, best first."""

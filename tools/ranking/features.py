@@ -107,6 +107,10 @@ def _item(out: np.ndarray, turn: Turn, rows: np.ndarray) -> None:
         out[:, _COLUMN[name]] = value
 
 
+def _first(*values: int | None) -> float:
+    return float(next((v for v in values if v is not None), np.nan))
+
+
 def _context(out: np.ndarray, turn: Turn) -> None:
     p = turn.profile
     values = {
@@ -117,8 +121,8 @@ def _context(out: np.ndarray, turn: Turn) -> None:
         "n_suggested": len(p.suggested_ids),
         "n_wanted_genres": len(p.genres),
         "n_wanted_people": len(p.people),
-        "year_min": p.year_min if p.year_min is not None else np.nan,
-        "year_max": p.year_max if p.year_max is not None else np.nan,
+        "year_min": _first(p.year_min, p.era_min),  # a hard bound, else the loose era
+        "year_max": _first(p.year_max, p.era_max),
     }
     for name, value in values.items():
         out[:, _COLUMN[name]] = value

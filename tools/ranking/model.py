@@ -32,7 +32,6 @@ class RankerMeta(BaseModel):
     calibration_x: list[float] = Field(default_factory=list, description="Raw scores, increasing.")
     calibration_y: list[float] = Field(default_factory=list, description="P(target) at each raw score.")
     pool: PoolConfig = Field(default_factory=PoolConfig)
-    mmr_lambda: float = Field(default=0.85, ge=0.0, le=1.0, description="rank's diversity: 1 = relevance only.")
     fitted_on: str = "unfitted: the fused generator score"
     metrics: dict[str, Any] = Field(default_factory=dict)
 

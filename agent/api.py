@@ -311,16 +311,19 @@ class Recommender:
         """Add a recommender turn that this agent did not write (a human recommender in a replayed
         dialogue, say), so the user's next message is read against it ("seen it", "sounds good").
 
-        ``replaces_last``: the turn was said instead of this agent's last answer, which the user never saw.
+        ``replaces_last``: the turn was said instead of this agent's last answer, which the user never saw (its
+        list is not counted as shown, its question not as asked).
         """
         config = self._config(user_id, thread_id)
         values = self.graph.get_state(config).values
         profile = Profile.model_validate(values.get("profile", {}))
         last = values.get("reply", {})
-        undelivered = list(last.get("item_ids", [])) if replaces_last and not last.get("heard") else None
+        replaced = replaces_last and not last.get("heard")
+        undelivered = list(last.get("item_ids", [])) if replaced else None
+        unasked = last.get("asked") if replaced and last.get("question") else None
         reply = {"text": text, "question": False, "items": [], "item_ids": list(item_ids), "notices": [], "heard": True}
         update = {"messages": [AIMessage(content=text)], "reply": reply}
-        update["profile"] = fold_heard(profile, text, list(item_ids), undelivered).model_dump()
+        update["profile"] = fold_heard(profile, text, list(item_ids), undelivered, unasked).model_dump()
         self.graph.update_state(config, update, as_node="respond")
 
     def profile(self, user_id: str, thread_id: str = "default") -> Profile:

@@ -16,8 +16,9 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from crs_agent.agent.llm import model_failures
-from crs_agent.agent.questions import QUESTIONS
+from crs_agent.agent.questions import QUESTIONS, named_for, question_text
 from crs_agent.agent.state import Deps, State, deps_of
+from crs_agent.knowledge import KnowledgeGraph
 from crs_agent.tools import Profile
 from crs_agent.tools.context import fold_shown
 
@@ -43,11 +44,11 @@ _OPEN_QUESTIONS: dict[str, str] = {
 }
 
 
-def question(decision: dict[str, Any], profile: Profile) -> tuple[Asked, str]:
+def question(decision: dict[str, Any], profile: Profile, kg: KnowledgeGraph) -> tuple[Asked, str]:
     """The question the planner chose (an attribute worth asking), else what the profile misses most."""
     kind = decision.get("strategy", "")
     if kind in QUESTIONS:
-        return kind, QUESTIONS[kind]  # type: ignore[return-value]
+        return kind, question_text(kind, named_for(profile, kind, kg))  # type: ignore[return-value]
     if not (profile.liked_ids or profile.genres or profile.wishes):
         return "liked", _OPEN_QUESTIONS["liked"]
     if not profile.liked_ids:
@@ -144,7 +145,7 @@ def respond(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     text = _render(opener, items, notices)
     asked = None
     if ask:
-        asked, asking = question(decision, profile)
+        asked, asking = question(decision, profile, deps.toolkit.k.kg)
         text = "\n".join([*notices, asking])
     writer = get_stream_writer()
     for start in range(0, len(text), 24):

@@ -122,15 +122,26 @@ def fold_message(profile: Profile, update: PreferenceUpdate, text: str, last: La
     return _bounded(p)
 
 
-def fold_heard(profile: Profile, text: str, item_ids: list[str], undelivered: list[str] | None = None) -> Profile:
+def fold_heard(
+    profile: Profile,
+    text: str,
+    item_ids: list[str],
+    undelivered: list[str] | None = None,
+    unasked: str | None = None,
+) -> Profile:
     """A recommender turn this agent did not write (a human recommender in a replayed dialogue).
 
-    ``undelivered``: the agent's own last list, when this turn was said in its place (the seeker never saw it).
+    ``undelivered``: the agent's own last list, when this turn was said in its place (the seeker never saw it);
+    ``unasked``: what the agent's own last question asked about, when this turn replaced it (never put to the
+    seeker, so it may still be asked).
     """
     p = profile.model_copy(deep=True)
     if undelivered:
         drop = set(undelivered) - set(item_ids)
         p.suggested_ids = [i for i in p.suggested_ids if i not in drop]
+    if unasked and unasked in p.asked:
+        at = len(p.asked) - 1 - p.asked[::-1].index(unasked)
+        p.asked = p.asked[:at] + p.asked[at + 1 :]
     p.suggested_ids = _union(p.suggested_ids, item_ids)
     p.questions_in_row = 0
     if text.strip():

@@ -10,6 +10,7 @@ answer, against the chance it is there already.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from crs_agent.knowledge import Catalog, Item, normalize_title
 
-__all__ = ["MISS", "answer_loglik", "item_values", "question_gain", "with_evidence"]
+__all__ = ["MISS", "answer_loglik", "item_values", "pinned_share", "question_gain", "with_evidence"]
 
 MISS = 0.05  # how much less likely a seeker names a value the item lacks than one it has
 
@@ -59,14 +60,35 @@ def with_evidence(
     return sorted(rescored, key=lambda pair: -pair[1])
 
 
-def question_gain(scored: list[tuple[str, float]], catalog: Catalog, attribute: str, shown: int) -> float:
+@functools.lru_cache(maxsize=16)
+def pinned_share(catalog: Catalog, attribute: str, shown: int) -> float:
+    """The share of the catalog's items that an answer about ``attribute`` would single out: items whose
+    values fewer than ``shown`` items have all of (a cast does; a decade never does). It is what asking is
+    worth for a target the ranking has not found yet: an answer brings it in from anywhere."""
+    items = list(catalog)
+    holders: dict[str, set[int]] = {}
+    values = [item_values(item, attribute) for item in items]
+    for n, vals in enumerate(values):
+        for v in vals:
+            holders.setdefault(v, set()).add(n)
+    pinned = sum(bool(vals) and len(set.intersection(*(holders[v] for v in vals))) <= shown for vals in values)
+    return pinned / len(items) if items else 0.0
+
+
+def question_gain(
+    scored: list[tuple[str, float]], catalog: Catalog, attribute: str, shown: int, beyond: bool = True
+) -> float:
     """Expected gain of asking about ``attribute``: P(target in the top ``shown`` after the answer) minus
-    P(target in the top ``shown`` now), with P(target = i) proportional to the calibrated scores of ``scored``
-    (best first). The answer is taken to be the values of the item meant; one without values answers nothing."""
+    P(target in the top ``shown`` now). The calibrated scores of ``scored`` (best first) are each item's chance
+    of being the one meant; the rest of that chance lies outside the ranking, where an answer finds the target
+    as often as it singles an item out (:func:`pinned_share`). The answer is taken to be the values of the item
+    meant; one without values answers nothing. ``beyond=False``: the ranking already holds every item that fits
+    what the seeker said (an earlier answer named values), so nothing is left outside it."""
     if len(scored) <= shown:
         return 0.0
     prior = np.asarray([max(s, 1e-9) for _, s in scored])
-    prior /= prior.sum()
+    prior /= max(1.0, float(prior.sum()))
+    outside = 1.0 - float(prior.sum()) if beyond else 0.0
     values = [item_values(catalog[i], attribute) for i, _ in scored]
     vocab = {v: n for n, v in enumerate(sorted(set().union(*values)))}
     if not vocab:
@@ -82,4 +104,4 @@ def question_gain(scored: list[tuple[str, float]], catalog: Catalog, attribute: 
     answered = has.sum(axis=1) > 0
     now = np.arange(len(scored)) < shown
     after = np.where(answered, rank < shown, now)
-    return float(prior @ after - prior @ now)
+    return float(prior @ after - prior @ now) + outside * pinned_share(catalog, attribute, shown)

@@ -109,6 +109,7 @@ def two_apps(
     empty_chroma_server(chroma_server)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("CRS_AGENT_CONFIG", str(directory / "absent.toml"))  # no config file, in the apps too
+        env.setenv("CRS_AGENT_ASK_MIN_GAIN", "2")  # a list every turn: on 12 movies any question pays
         build_index(Settings(**fields), progress=False)
         apps: list[AppProcess] = []
         try:

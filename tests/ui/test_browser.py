@@ -68,6 +68,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "CRS_AGENT_CONFIG": str(root / "absent.toml"),
         "HF_HUB_OFFLINE": "1",
         "GRADIO_ANALYTICS_ENABLED": "False",
+        "CRS_AGENT_ASK_MIN_GAIN": "2",  # a list every turn: on 12 movies any question pays (tests/agent asks)
     }
     port = free_port()
     command = [sys.executable, "-m", "crs_agent.agent", "ui", "--backend", "rules", "--port", str(port)]

@@ -35,7 +35,11 @@ class Explainer:
 
     def explain(self, item_id: str, profile: Profile, limit: int = 3) -> Explanation:
         item = self.k.catalog[item_id]
-        reasons = [*self._liked_paths(item, profile), *self._attributes(item, profile), *self._text(item, profile)]
+        asked = self._attributes(item, profile)
+        people = [r for r in asked if r.kind == "attribute" and r.entities and r.entities[0] in profile.people]
+        # the people the user asked for come first (they answered for them), then paths from what they loved
+        reasons = [*people, *self._liked_paths(item, profile), *(r for r in asked if r not in people)]
+        reasons += self._text(item, profile)
         reasons += self._collab(item, profile)
         if not reasons:
             reasons.append(self._fallback(item))
@@ -67,7 +71,7 @@ class Explainer:
             reasons.append(
                 Reason(text=f"It is {' and '.join(genres)}, as you asked", entities=genres, kind="attribute")
             )
-        for name in profile.people:
+        for name in reversed(profile.people):  # the latest named first
             node = entity_node("person", name)
             for rel, _ in self.k.kg.neighbours(item_node(item.id)).get(node, ()):
                 verb = {"directed_by": "Directed by", "written_by": "Written by", "stars": "Stars"}.get(rel, "With")

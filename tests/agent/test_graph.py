@@ -56,6 +56,12 @@ def test_reasons_are_grounded_in_the_graph(rec: Recommender):
     assert nolan and all("Christopher Nolan" in item.reason and "Inception" in item.reason for item in nolan)
 
 
+def test_a_reason_names_the_person_asked_for_before_what_was_loved(rec: Recommender):
+    reply = rec.chat("I loved Inception (2010). Something with Christian Bale?", user_id="u", thread_id="t")
+    bale = [item for item in reply.items if "Christian Bale" in item.people.get("star", [])]
+    assert bale and all(item.reason.startswith("Stars Christian Bale, as you asked") for item in bale)
+
+
 def test_streaming_yields_tokens_traces_and_the_reply(rec: Recommender):
     events = list(rec.stream("I loved Inception (2010)", user_id="u", thread_id="s"))
     tokens = "".join(e.text for e in events if e.kind == "token")

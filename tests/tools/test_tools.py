@@ -84,6 +84,28 @@ class TestExpandFromLiked(ToolContract):
     artifact = Candidate
 
 
+class TestGenerateCandidates(ToolContract):
+    name = "generate_candidates"
+    valid = {"generators": ["kg", "bm25"], "profile": {"liked_ids": ["1"], "said": ["dream heists"]}, "k": 5}
+    invalid = [
+        {"generators": []},
+        {"generators": ["nope"]},
+        {"generators": ["kg"], "k": 0},
+        {"generators": ["kg"], "k": 101},
+    ]
+    artifact = Candidate
+
+
+def test_generated_candidates_follow_the_generators_and_the_hard_filter(toolkit: Toolkit):
+    profile = Profile(liked_ids=["1"], seen_ids=["6"], exclude_genres=["horror"])
+    _, found = toolkit.generate_candidates(["kg"], profile, k=10)
+    ids = [c.item_id for c in found]
+    assert {"2", "7"} <= set(ids), "Nolan's other films are the KG's neighbours of Inception"
+    assert not {"1", "6"} & set(ids), "neither the liked film itself nor one seen"
+    assert all("horror" not in toolkit.k.catalog[i].genres for i in ids)
+    assert all(c.sources == ["generate_candidates:kg"] for c in found)
+
+
 class TestRank(ToolContract):
     name = "rank"
     valid = {"candidate_ids": ["2", "3", "4"], "profile": {"liked_ids": ["1"]}}

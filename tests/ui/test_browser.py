@@ -144,7 +144,7 @@ def test_a_conversation_in_the_real_page(server: str, browser, tmp_path: Path):
     expect(page.get_by_text(f"Noted: you liked {title}")).to_be_visible()
 
     page.locator("#crs-trace-panel").get_by_text("The agent's work (last turn)").click()
-    expect(page.locator("#crs-trace")).to_contain_text("retrieve_candidates(")
+    expect(page.locator("#crs-trace")).to_contain_text("generate_candidates(")
     page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
 
     page.locator("#crs-new").click()

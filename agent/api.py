@@ -147,7 +147,7 @@ class Recommender:
     def _deps(self, user_id: str) -> Deps:
         if not user_id or not user_id.strip():
             raise ValueError("user_id must be a non-empty string")
-        options = {**Deps.configured(self.knowledge.settings), **self.options}
+        options = {**Deps.configured(self.knowledge.settings, self.llm), **self.options}
         return Deps(self.toolkit, self.linker, user_id, self.llm, top_k=self.top_k, **options)
 
     @staticmethod

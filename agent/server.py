@@ -41,7 +41,7 @@ def make_graph(settings: Settings | None = None) -> CompiledStateGraph:
     def deps(context: dict[str, Any]) -> Deps:
         user_id = str(context.get("user_id") or "default").strip() or "default"
         top_k = max(1, min(int(context.get("top_k") or 3), 10))
-        return Deps(toolkit, linker, user_id, llm, top_k=top_k, **Deps.configured(knowledge.settings))
+        return Deps(toolkit, linker, user_id, llm, top_k=top_k, **Deps.configured(knowledge.settings, llm))
 
     set_default_deps(deps)
     return build_graph(toolkit.tools(), context_schema=ServerContext).compile()

@@ -121,16 +121,23 @@ class Deps:
     use_memory: bool = True
     llm_critique: bool = False
     llm_reads_every_message: bool = False  # else the LLM reads only what the linker could not (a strong model: True)
+    llm_reads_gaps: bool = True  # the LLM reads what the linker and the learned reading left open
     questions: QuestionPolicy = field(default_factory=QuestionPolicy)
     notices: list[str] = field(default_factory=list)
     plan_llm_calls: int = 0  # LLM planning calls made in this run (capped by the planner)
 
     @staticmethod
-    def configured(settings: Settings) -> dict[str, Any]:
-        """The options that come from the settings (how eager to ask; whether the LLM reads every message)."""
+    def configured(settings: Settings, llm: BaseChatModel | None = None) -> dict[str, Any]:
+        """The options that come from the settings (how eager to ask; what the LLM reads)."""
+        gaps = settings.llm_reads_gaps
+        if gaps is None:  # measured (evals/bench_llm.py): the packaged small models' reading lowers its F1
+            from crs_agent.agent.llm_llamacpp import is_packaged_model
+
+            gaps = not is_packaged_model(llm)
         return {
             "questions": QuestionPolicy(min_gain=settings.ask_min_gain),
             "llm_reads_every_message": settings.llm_reads_every_message,
+            "llm_reads_gaps": gaps,
         }
 
 

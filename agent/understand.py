@@ -191,11 +191,11 @@ def linker_left_gaps(update: PreferenceUpdate) -> bool:
 def read_with_llm(text: str, deps: Deps, base: PreferenceUpdate) -> PreferenceUpdate:
     """Add what the LLM understood, keeping only names that exist in the catalog or the KG.
 
-    The LLM reads the message only where the linker left gaps (see :func:`linker_left_gaps`), unless
-    ``deps.llm_reads_every_message``: on the embedded model each reading costs about a second, and what it
-    may add is bounded to names the user wrote anyway.
+    The LLM reads the message only where the linker left gaps (see :func:`linker_left_gaps`) and
+    ``deps.llm_reads_gaps``, or every message with ``deps.llm_reads_every_message``: on the embedded model each
+    reading costs about a second, and what it may add is bounded to names the user wrote anyway.
     """
-    if deps.llm is None or not (deps.llm_reads_every_message or linker_left_gaps(base)):
+    if deps.llm is None or not (deps.llm_reads_every_message or (deps.llm_reads_gaps and linker_left_gaps(base))):
         return base
     prompt = [
         SystemMessage("Extract the movie preferences in the user's message as JSON. Use only what the user said."),

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         description="The LLM reads every message, not only what the linker and the learned reading leave open "
         "(for a strong server model; on the embedded one each reading costs about a second).",
     )
+    llm_reads_gaps: bool | None = Field(
+        default=None,
+        description="The LLM reads what the linker and the learned reading leave open (titles without a clear "
+        "stance, messages naming nothing). Default: on, except for the packaged small models, whose reading "
+        "lowered the per-movie sentiment F1 (python -m crs_agent.evals.bench_llm).",
+    )
     ask_min_gain: float = Field(
         default=0.1,
         ge=0.0,

@@ -198,3 +198,18 @@ def test_llm_plan_choice_is_followed_and_bounded(tiny_knowledge):
     assert first.strategy == "popular" and first.rationale.startswith("[llm]")
     assert sum("next search step" in str(call[0].content) for call in llm.calls) == 1
     assert reply.items
+
+
+def test_the_packaged_small_models_do_not_read_messages_unless_asked(tiny_knowledge, tmp_path):
+    """evals/bench_llm.py: SmolLM2-135M's reading of what the learned reading left open lowered the sentiment F1."""
+    from crs_agent.agent.llm_llamacpp import LlamaCppChat, embedded_gguf_path
+    from crs_agent.agent.state import Deps
+
+    settings = tiny_knowledge.settings
+    embedded = LlamaCppChat(model_path=str(embedded_gguf_path()))  # not loaded: nothing is generated here
+    own = LlamaCppChat(model_path=str(tmp_path / "qwen2.5-7b-instruct-q4_k_m.gguf"))
+    assert Deps.configured(settings, embedded)["llm_reads_gaps"] is False
+    assert Deps.configured(settings, own)["llm_reads_gaps"] is True
+    assert Deps.configured(settings, ScriptedChatModel([]))["llm_reads_gaps"] is True  # a server's model, say
+    chosen = settings.model_copy(update={"llm_reads_gaps": True})
+    assert Deps.configured(chosen, embedded)["llm_reads_gaps"] is True

@@ -64,24 +64,24 @@ def reading_rows(knowledge: Knowledge, settings: Settings, models: list[str], di
     rows = [("rules", redial_scores(labelled, lambda turn: turn.base) | {"llm_share": 0.0, "ms_per_message": 0.0})]
     toolkit = Toolkit(knowledge)
     variants: list[tuple[str, Any, bool]] = [("no LLM (learned reading)", None, False)]
+    counters: dict[int, Any] = {id(None): lambda: 0}
     for name in models:
         llm = make_chat_model(settings.model_copy(update={"llm_backend": "llama_cpp", "llm_model": name}))
+        counters[id(llm)] = _count_llm_calls(llm)
         variants += [(f"+ {name}, gaps only", llm, False), (f"+ {name}, every message", llm, True)]
     for label, llm, every in variants:
         deps = Deps(toolkit, linker, "bench", llm, llm_reads_every_message=every) if llm is not None else None
         calls: list[float] = []
-        usage = _count_llm_calls(llm)
+        before = counters[id(llm)]()
         scores = redial_scores(labelled, _reader(knowledge, linker, deps, calls))
-        scores["llm_share"] = usage() / max(1, len(calls))
+        scores["llm_share"] = (counters[id(llm)]() - before) / max(1, len(calls))
         scores["ms_per_message"] = 1000 * statistics.fmean(calls) if calls else 0.0
         rows.append((label, scores))
     return markdown_table(rows, _READING)
 
 
 def _count_llm_calls(llm: Any):
-    """How many times ``llm`` was invoked from now on (0 without one)."""
-    if llm is None:
-        return lambda: 0
+    """How many times ``llm`` was invoked from now on (wrap each model once; read the count before and after)."""
     count = [0]
     original = llm._generate
 

@@ -139,9 +139,8 @@ def fold_heard(
     if undelivered:
         drop = set(undelivered) - set(item_ids)
         p.suggested_ids = [i for i in p.suggested_ids if i not in drop]
-    if unasked and unasked in p.asked:
-        at = len(p.asked) - 1 - p.asked[::-1].index(unasked)
-        p.asked = p.asked[:at] + p.asked[at + 1 :]
+    if unasked and p.asked[-1:] == [unasked]:  # fold_shown appended it last
+        p.asked = p.asked[:-1]
     p.suggested_ids = _union(p.suggested_ids, item_ids)
     p.questions_in_row = 0
     if text.strip():

@@ -35,10 +35,8 @@ class Explainer:
 
     def explain(self, item_id: str, profile: Profile, limit: int = 3) -> Explanation:
         item = self.k.catalog[item_id]
-        asked = self._attributes(item, profile)
-        people = [r for r in asked if r.kind == "attribute" and r.entities and r.entities[0] in profile.people]
         # the people the user asked for come first (they answered for them), then paths from what they loved
-        reasons = [*people, *self._liked_paths(item, profile), *(r for r in asked if r not in people)]
+        reasons = [*self._people(item, profile), *self._liked_paths(item, profile), *self._genres(item, profile)]
         reasons += self._text(item, profile)
         reasons += self._collab(item, profile)
         if not reasons:
@@ -64,16 +62,17 @@ class Explainer:
                     found[rel] = Reason(text=f"{text}, which you liked", entities=[entity, liked.title], kind="kg_path")
         return [found[r] for r in sorted(found, key=lambda r: _ORDER.index(r) if r in _ORDER else -1)]
 
-    def _attributes(self, item: Item, profile: Profile) -> list[Reason]:
-        reasons = []
+    def _genres(self, item: Item, profile: Profile) -> list[Reason]:
         genres = [g for g in profile.genres if g in item.genres]
-        if genres:
-            reasons.append(
-                Reason(text=f"It is {' and '.join(genres)}, as you asked", entities=genres, kind="attribute")
-            )
+        if not genres:
+            return []
+        return [Reason(text=f"It is {' and '.join(genres)}, as you asked", entities=genres, kind="attribute")]
+
+    def _people(self, item: Item, profile: Profile) -> list[Reason]:
+        reasons = []
+        neighbours = self.k.kg.neighbours(item_node(item.id))
         for name in reversed(profile.people):  # the latest named first
-            node = entity_node("person", name)
-            for rel, _ in self.k.kg.neighbours(item_node(item.id)).get(node, ()):
+            for rel, _ in neighbours.get(entity_node("person", name), ()):
                 verb = {"directed_by": "Directed by", "written_by": "Written by", "stars": "Stars"}.get(rel, "With")
                 reasons.append(Reason(text=f"{verb} {name}, as you asked", entities=[name], kind="attribute"))
                 break

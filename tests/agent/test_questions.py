@@ -7,6 +7,7 @@ import pytest
 
 from crs_agent.agent import Recommender
 from crs_agent.agent.questions import QuestionPolicy, named_for, question_text
+from crs_agent.tools.context import LastReply
 from crs_agent.tools.evidence import answer_loglik, pinned_share, question_gain, with_evidence
 
 EAGER = QuestionPolicy(min_gain=0.05)
@@ -78,8 +79,6 @@ def test_a_reply_that_gives_nothing_asked_for_brings_a_list_not_another_question
 
 def test_two_questions_in_a_row_when_the_first_was_answered(rec: Recommender):
     rec.chat("I want something with Christopher Nolan", user_id="u", thread_id="t")
-    from crs_agent.tools.context import LastReply
-
     profile = rec.profile("u", "t")
     profile.answers = {"star": ["Christian Bale"]}
     last = LastReply(item_ids=[], question=True, asked="star")

@@ -33,7 +33,7 @@ from crs_agent.evals.cases import Utterance, cases_from_file, eval_data, redial_
 from crs_agent.evals.protocols import replay_contexts
 from crs_agent.evals.reading_eval import CachedEmbedder
 from crs_agent.knowledge import CollaborativeSignals, Knowledge, Settings, ensure_index
-from crs_agent.knowledge.embeddings import EmbeddingCache
+from crs_agent.knowledge.embeddings import EmbeddingCache, shipped_vectors
 from crs_agent.knowledge.loaders import bundled_data_dir, load_bundled_movies
 from crs_agent.tools.candidates import GENERATORS, Resources, top_n
 from crs_agent.tools.context import LastReply
@@ -108,8 +108,9 @@ def examples(dialogues: list[Dialogue], linker: Linker, embedder: Any) -> list[E
 
 def prime_messages(resources: Resources, examples: list[Example], settings: Settings) -> None:
     """Embed every message the dense generator and the features will read, once, through the disk cache."""
-    texts = list(dict.fromkeys(t[:500] for e in examples for t in e.profile.said[-6:]))
-    texts = [t for t in texts if t.strip()]
+    said = [[t for t in e.profile.said if t.strip()] for e in examples]
+    texts = list(dict.fromkeys(t[:500] for s in said for t in s[-6:]))
+    texts += list(dict.fromkeys(" ".join(s[-2:])[:500] for s in said if s))  # context_knn's query
     vectors = EmbeddingCache(settings.data_dir / "cache", resources.knowledge.embedder).embed(texts)
     resources.messages.put(texts, vectors)
 
@@ -153,8 +154,11 @@ class GeneratorRecall:
         )
 
 
-def signals(knowledge: Knowledge, source, without: set[str]) -> CollaborativeSignals:
-    return CollaborativeSignals.build(knowledge.catalog.ids(), source.ratings, source.interactions.without(without))
+def signals(knowledge: Knowledge, source, without: set[str], settings: Settings) -> CollaborativeSignals:
+    cache = EmbeddingCache(settings.data_dir / "cache", knowledge.embedder, seed=shipped_vectors(knowledge.embedder))
+    embed = cache.embed  # the bank's texts: shipped, or embedded once
+    interactions = source.interactions.without(without)
+    return CollaborativeSignals.build(knowledge.catalog.ids(), source.ratings, interactions, embed=embed)
 
 
 def build_matrices(knowledge: Knowledge, settings: Settings, config: FitConfig, limit: int | None) -> tuple:
@@ -174,7 +178,8 @@ def build_matrices(knowledge: Knowledge, settings: Settings, config: FitConfig, 
     prime_messages(base, train_ex + valid_ex, settings)
     print(f"messages embedded ({time.perf_counter() - started:.0f} s)")
     unfitted = Ranker(meta=RankerMeta())
-    valid_core = RecommenderCore(knowledge, unfitted, base.with_collab(signals(knowledge, source, held_out)))
+    valid_signals = signals(knowledge, source, held_out, settings)
+    valid_core = RecommenderCore(knowledge, unfitted, base.with_collab(valid_signals))
     tables = GeneratorRecall()
     valid = matrix(((valid_core, e) for e in valid_ex), observe=tables)
     groups: dict[int, set[str]] = {}
@@ -182,7 +187,8 @@ def build_matrices(knowledge: Knowledge, settings: Settings, config: FitConfig, 
         groups.setdefault(fold_of(e.group, config.folds, config.seed), set()).add(e.group)
     parts = []
     for fold, members in sorted(groups.items()):
-        core = RecommenderCore(knowledge, unfitted, base.with_collab(signals(knowledge, source, held_out | members)))
+        fold_signals = signals(knowledge, source, held_out | members, settings)
+        core = RecommenderCore(knowledge, unfitted, base.with_collab(fold_signals))
         mine = (e for e in train_ex if e.group in members)
         parts.append(matrix(((core, e) for e in mine), config.negatives, config.seed + fold, config.dropout))
     train = Matrix(

@@ -5,7 +5,9 @@
   conversation named; the closed form needs one dense inverse of the item Gram matrix, so it is fitted on at
   most ``max_items`` of the most often named items (all 5.3k named ReDial movies);
 - ``counts``: per item, the conversations naming it, recommender suggestions, and suggestions accepted;
-- ``contexts``: per item, what seekers said right before a recommender suggested it (for text retrieval).
+- ``contexts``: per item, what seekers said right before a recommender suggested it (for text retrieval);
+- ``bank``: every such suggestion on its own, as (item, vector of what the seeker said before it), for the
+  nearest-context generator (the vectors come from the index's embedder, passed to :meth:`build`).
 
 Built once by ``crs-agent index``; the ranker's fit rebuilds them out of fold with :meth:`CollaborativeSignals.build`.
 """
@@ -13,7 +15,7 @@ Built once by ``crs-agent index``; the ranker's fit rebuilds them out of fold wi
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +25,15 @@ from scipy import linalg, sparse
 
 from crs_agent.knowledge.interactions import Interactions
 
-__all__ = ["COUNTS", "CollabConfig", "CollaborativeSignals", "cosine_topk", "ease_topk", "ratings_similarity"]
+__all__ = [
+    "COUNTS",
+    "CollabConfig",
+    "CollaborativeSignals",
+    "cosine_topk",
+    "ease_topk",
+    "ratings_similarity",
+    "suggestion_bank",
+]
 
 COUNTS = ("mentioned", "suggested", "accepted")
 
@@ -86,6 +96,12 @@ def ratings_similarity(ratings: list[tuple[str, str, float]], index: dict[str, i
     return cosine_topk(matrix, k=k, min_support=3)
 
 
+def suggestion_bank(interactions: Interactions, known: Collection[str]) -> list[tuple[str, str]]:
+    """Every recommender suggestion of a ``known`` item with text before it: (item, what the seeker said), the
+    text cut to what is embedded."""
+    return [(i, t[:500]) for c in interactions.conversations for i, t in c.contexts if i in known and t.strip()]
+
+
 def _binary(lists: Sequence[Sequence[str]], index: dict[str, int]) -> sparse.csr_matrix:
     rows = [n for n, items in enumerate(lists) for i in set(items) if i in index]
     cols = [index[i] for items in lists for i in set(items) if i in index]
@@ -124,9 +140,13 @@ class CollaborativeSignals:
     sessions: sparse.csr_matrix
     counts: dict[str, np.ndarray] = field(default_factory=dict)
     contexts: list[str] = field(default_factory=list)  # per item: what seekers said before it was suggested
+    bank_items: list[str] = field(default_factory=list)  # per training suggestion: the item suggested
+    bank_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))  # unit rows
 
     def __post_init__(self) -> None:
         self.position = {item: n for n, item in enumerate(self.ids)}
+        if len(self.bank_items) != len(self.bank_vectors):
+            raise ValueError(f"{len(self.bank_items)} bank items but {len(self.bank_vectors)} bank vectors")
         for name in COUNTS:
             self.counts.setdefault(name, np.zeros(len(self.ids), dtype=np.float32))
         if len(self.contexts) != len(self.ids):
@@ -139,7 +159,9 @@ class CollaborativeSignals:
         ratings: list[tuple[str, str, float]],
         interactions: Interactions,
         config: CollabConfig | None = None,
+        embed: Callable[[list[str]], np.ndarray] | None = None,
     ) -> CollaborativeSignals:
+        """The signals of ``interactions``; with ``embed`` (texts -> vectors), also the suggestion bank."""
         config = config or CollabConfig()
         index = {item: n for n, item in enumerate(ids)}
         counts = {
@@ -149,7 +171,14 @@ class CollaborativeSignals:
         sessions = ease_topk(interactions.item_lists(), index, config)
         said = interactions.contexts()
         contexts = [" ".join(said.get(i, [])) for i in ids]
-        return cls(ids, ratings_similarity(ratings, index, config.rating_topk), sessions, counts, contexts)
+        bank = suggestion_bank(interactions, index)
+        bank_items, bank_vectors = [i for i, _ in bank], np.zeros((0, 0), dtype=np.float32)
+        if embed is not None and bank:
+            bank_vectors = _unit(np.asarray(embed([t for _, t in bank]), dtype=np.float32))
+        elif embed is None:
+            bank_items = []
+        ratings_sims = ratings_similarity(ratings, index, config.rating_topk)
+        return cls(ids, ratings_sims, sessions, counts, contexts, bank_items, bank_vectors)
 
     def has(self, source: str) -> bool:
         """Whether a source holds any signal (a catalog without dialogues or ratings has none)."""
@@ -157,6 +186,8 @@ class CollaborativeSignals:
             return bool(self.counts[source].any())
         if source == "contexts":
             return any(self.contexts)
+        if source == "bank":
+            return bool(self.bank_items)
         return getattr(self, source).nnz > 0
 
     def neighbours(self, item_id: str, source: str = "ratings") -> dict[str, float]:
@@ -181,6 +212,7 @@ class CollaborativeSignals:
             "ratings_pairs": self.ratings.nnz,
             "session_pairs": self.sessions.nnz,
             "suggestions": int(self.counts["suggested"].sum()),
+            "suggestion_contexts": len(self.bank_items),
         }
 
     def save(self, directory: Path) -> None:
@@ -189,6 +221,8 @@ class CollaborativeSignals:
         np.savez(directory / "collab_counts.npz", **self.counts)
         (directory / "collab_contexts.json").write_text(json.dumps(self.contexts), encoding="utf-8")
         (directory / "collab_ids.json").write_text(json.dumps(self.ids), encoding="utf-8")
+        (directory / "collab_bank.json").write_text(json.dumps(self.bank_items), encoding="utf-8")
+        np.save(directory / "collab_bank.npy", self.bank_vectors.astype(np.float16))
 
     @classmethod
     def load(cls, directory: Path) -> CollaborativeSignals:
@@ -201,4 +235,11 @@ class CollaborativeSignals:
             sparse.load_npz(directory / "collab_sessions.npz").tocsr(),
             counts,
             json.loads((directory / "collab_contexts.json").read_text(encoding="utf-8")),
+            json.loads((directory / "collab_bank.json").read_text(encoding="utf-8")),
+            np.load(directory / "collab_bank.npy").astype(np.float32),
         )
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1.0, norms)

@@ -233,11 +233,16 @@ def write_shipped_vectors(documents: list[str], vectors: np.ndarray, path: Path 
 
 def main() -> None:
     """``python -m crs_agent.knowledge.embeddings``: rewrite ``knowledge/data/item_vectors.npz`` after the bundled
-    catalog's documents change (embeds only what the data directory's cache does not hold)."""
+    catalog's documents or training dialogues change: every item document, and what seekers said before each
+    training suggestion (the ``context_knn`` bank). Embeds only what the data directory's cache does not hold."""
+    from crs_agent.knowledge.collab import suggestion_bank
     from crs_agent.knowledge.config import Settings
     from crs_agent.knowledge.loaders import load_bundled_movies
 
-    documents = [item.document() for item in load_bundled_movies().items]
+    source = load_bundled_movies()
+    documents = [item.document() for item in source.items]
+    known = {item.id for item in source.items}
+    documents = list(dict.fromkeys([*documents, *(text for _, text in suggestion_bank(source.interactions, known))]))
     embedder = make_embedder(DEFAULT_EMBEDDING_MODEL)
     vectors = EmbeddingCache(Settings().data_dir / "cache", embedder).embed(documents)
     print(f"wrote {write_shipped_vectors(documents, vectors)}: {len(documents)} vectors")

@@ -47,7 +47,7 @@ __all__ = ["BuildReport", "Knowledge", "build_index", "ensure_index", "index_sta
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _FILES = (
     "catalog.jsonl",
     "kg.pkl",
@@ -56,6 +56,8 @@ _FILES = (
     "collab_sessions.npz",
     "collab_counts.npz",
     "collab_contexts.json",
+    "collab_bank.json",
+    "collab_bank.npy",
     "vectors.npy",
 )
 
@@ -183,7 +185,8 @@ def _build_into(
     kg.save(build_dir / "kg.pkl")
     steps.update(1)
     steps.set_postfix_str("collaborative signals")
-    collab = CollaborativeSignals.build(catalog.ids(), source.ratings, source.interactions)
+    embed_contexts = EmbeddingCache(settings.data_dir / "cache", embedder, seed=shipped_vectors(embedder)).embed
+    collab = CollaborativeSignals.build(catalog.ids(), source.ratings, source.interactions, embed=embed_contexts)
     collab.save(build_dir)
     steps.update(1)
     steps.set_postfix_str("embeddings")

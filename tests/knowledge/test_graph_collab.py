@@ -119,8 +119,9 @@ def test_signals_round_trip_through_the_index_files(tmp_path):
     interactions = Interactions(
         [Conversation("1", (("a", 1), ("b", 0)), (("b", "turned_down"),), contexts=(("b", "hi"),))]
     )
-    signals = CollaborativeSignals.build(["a", "b"], [], interactions)
+    signals = CollaborativeSignals.build(["a", "b"], [], interactions, embed=lambda texts: [[3.0, 4.0]] * len(texts))
     signals.save(tmp_path)
     loaded = CollaborativeSignals.load(tmp_path)
     assert loaded.contexts == ["", "hi"] and loaded.counts["suggested"].tolist() == [0, 1]
+    assert loaded.bank_items == ["b"] and np.allclose(loaded.bank_vectors, [[0.6, 0.8]], atol=1e-3)  # unit rows
     assert loaded.counts["accepted"].tolist() == [0, 0] and not loaded.has("ratings")

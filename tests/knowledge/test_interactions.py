@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from crs_agent.knowledge import CatalogError
+from crs_agent.knowledge.collab import suggestion_bank
 from crs_agent.knowledge.embeddings import document_key, shipped_vectors
 from crs_agent.knowledge.interactions import Interactions
 from crs_agent.knowledge.loaders import bundled_data_dir, load_bundled_movies
@@ -54,6 +55,10 @@ def test_shipped_vectors_cover_every_bundled_document():
     from crs_agent.knowledge import make_embedder
 
     shipped = shipped_vectors(make_embedder("all-MiniLM-L6-v2"))
-    missing = [i.id for i in load_bundled_movies().items if document_key(i.document()) not in shipped]
+    source = load_bundled_movies()
+    missing = [i.id for i in source.items if document_key(i.document()) not in shipped]
     assert not missing, f"regenerate knowledge/data/item_vectors.npz: {len(missing)} documents changed"
+    bank = suggestion_bank(source.interactions, {i.id for i in source.items})
+    missing = [text for _, text in bank if document_key(text) not in shipped]
+    assert len(bank) > 10000 and not missing, f"regenerate item_vectors.npz: {len(missing)} suggestion contexts"
     assert shipped_vectors(make_embedder("hashing")) == {}

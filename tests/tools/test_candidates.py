@@ -13,6 +13,7 @@ from crs_agent.tools import Profile
 from crs_agent.tools.candidates import (
     GENERATORS,
     Bm25Text,
+    ContextKnn,
     ContextText,
     DenseText,
     DialogueCollab,
@@ -48,7 +49,9 @@ RATINGS = [(u, i, r) for u in ("u1", "u2", "u3") for i, r in (("1", 5.0), ("2", 
 @pytest.fixture
 def resources(tiny_knowledge) -> Resources:
     """The tiny index with collaborative signals from a handful of conversations and ratings."""
-    signals = CollaborativeSignals.build(tiny_knowledge.catalog.ids(), RATINGS, Interactions(CONVERSATIONS))
+    signals = CollaborativeSignals.build(
+        tiny_knowledge.catalog.ids(), RATINGS, Interactions(CONVERSATIONS), embed=tiny_knowledge.embedder
+    )
     return Resources.of(tiny_knowledge).with_collab(signals)
 
 
@@ -111,6 +114,11 @@ class TestContextText(GeneratorContract):
     profile = Profile(said=["my kids want a film", "maybe a superhero or batman"])
 
 
+class TestContextKnn(GeneratorContract):
+    generator = ContextKnn
+    profile = Profile(said=["hello there", "a film for my kids please"])
+
+
 class TestDenseText(GeneratorContract):
     generator = DenseText
     profile = Profile(said=["a haunted hotel"], heard=["Do you like horror?"])
@@ -163,9 +171,24 @@ def test_popular_counts_suggestions_not_mentions(resources: Resources):
     assert found["6"] > found.get("1", 0.0)
 
 
+def test_context_knn_votes_for_what_followed_the_nearest_words(resources: Resources):
+    found = ContextKnn(resources).candidates(Profile(said=["hi", "something scary and smart"]), n=5)
+    assert next(iter(found)) == "8"  # the suggestion that followed exactly these words
+    knn = ContextKnn(resources, ContextKnn.Config(neighbours=1))
+    assert list(knn.candidates(Profile(said=["batman origins please"]), n=5)) == ["7"]  # one neighbour: one vote
+    older = ContextKnn(resources, ContextKnn.Config(seeker_messages=1))
+    latest = older.candidates(Profile(said=["something scary and smart", "batman origins please"]), n=5)
+    assert next(iter(latest)) == "7"  # only the latest turn is the query
+
+
+def test_context_knn_needs_the_bank(tiny_knowledge):
+    signals = CollaborativeSignals.build(tiny_knowledge.catalog.ids(), RATINGS, Interactions(CONVERSATIONS))
+    assert not ContextKnn(Resources.of(tiny_knowledge).with_collab(signals)).available()  # built without embed
+
+
 def test_generators_without_their_signal_are_left_out(tiny_knowledge):
     names = {g.name for g in make_generators(Resources.of(tiny_knowledge))}
-    assert {"collab", "ratings", "context"}.isdisjoint(names)  # a catalog without interactions
+    assert {"collab", "ratings", "context", "context_knn"}.isdisjoint(names)  # a catalog without interactions
     assert {"bm25", "dense", "kg", "people", "popular", "popular_genre", "dialogue"} <= names
 
 

@@ -10,12 +10,13 @@ from crs_agent.tools.candidates.dialogue import EarlierNamed
 from crs_agent.tools.candidates.graph import KgNeighbours, PeopleNamed
 from crs_agent.tools.candidates.pool import Pool, PoolConfig, pool
 from crs_agent.tools.candidates.popular import PopularInScope, PopularSuggested
-from crs_agent.tools.candidates.text import Bm25Text, ContextText, DenseText
+from crs_agent.tools.candidates.text import Bm25Text, ContextKnn, ContextText, DenseText
 
 __all__ = [
     "GENERATORS",
     "Bm25Text",
     "CatalogArrays",
+    "ContextKnn",
     "ContextText",
     "DenseText",
     "DialogueCollab",
@@ -42,6 +43,7 @@ GENERATORS: tuple[type[Generator], ...] = (
     RatingNeighbours,
     Bm25Text,
     ContextText,
+    ContextKnn,
     DenseText,
     KgNeighbours,
     PeopleNamed,

@@ -1,7 +1,8 @@
-"""Text generators over the whole dialogue so far: BM25 over item documents, and the MiniLM (or any) vectors.
+"""Text generators over the dialogue so far: BM25 over item documents, the MiniLM (or any) vectors, and the
+training suggestions that followed words like these.
 
-The query is the conversation, not the last message: every seeker message, most recent weighted most, and
-(weighted less) what the recommender said.
+The item-document queries are the conversation, not the last message: every seeker message, most recent
+weighted most, and (weighted less) what the recommender said.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pydantic import Field
 from crs_agent.knowledge import Item
 from crs_agent.tools.candidates.base import Generator, GeneratorConfig, Resources, Turn
 
-__all__ = ["Bm25Text", "ContextText", "DenseText", "bm25_document"]
+__all__ = ["Bm25Text", "ContextKnn", "ContextText", "DenseText", "bm25_document"]
 
 
 def bm25_document(item: Item) -> str:
@@ -112,6 +113,55 @@ class ContextText(Generator):
     def scores(self, turn: Turn) -> np.ndarray | None:
         retriever, vocab = self._index()
         return _bm25_scores(retriever, vocab, turn.said[-self.config.seeker_messages :])
+
+
+class ContextKnnConfig(GeneratorConfig):
+    seeker_messages: int = Field(default=2, ge=1, le=10, description="Latest seeker turns the query is made of.")
+    neighbours: int = Field(default=1000, ge=1, le=10000, description="Nearest training suggestions that vote.")
+    power: float = Field(default=4.0, ge=0.0, le=32.0, description="A vote weighs its cosine to this power.")
+
+
+class ContextKnn(Generator):
+    """What human recommenders suggested after words most like the seeker's: the training suggestions whose
+    preceding seeker turns are nearest (embedding cosine) the seeker's latest turns (joined into one text)
+    vote for their item, each vote weighing its cosine to ``power``. Unlike ``context``, which pools every
+    context of an item into one BM25 document, each recommendation moment is matched on its own."""
+
+    name = "context_knn"
+    Config = ContextKnnConfig
+    config: ContextKnnConfig
+
+    def available(self) -> bool:
+        return self.resources.collab.has("bank")
+
+    def _bank(self) -> tuple[np.ndarray, np.ndarray]:
+        """The bank's vectors and each one's catalog row, for the suggestions of catalog items."""
+        cache = self.resources.collab_cache
+        if "knn_bank" not in cache:
+            collab, row = self.resources.collab, self.resources.arrays.row
+            rows = np.array([row.get(i, -1) for i in collab.bank_items], dtype=np.int64)
+            keep = rows >= 0
+            cache["knn_bank"] = np.ascontiguousarray(collab.bank_vectors[keep], dtype=np.float32), rows[keep]
+        return cache["knn_bank"]
+
+    def scores(self, turn: Turn) -> np.ndarray | None:
+        said = turn.said[-self.config.seeker_messages :]
+        vectors, rows = self._bank()
+        if not said or rows.size == 0:
+            return None
+        query = np.asarray(self.resources.messages(" ".join(said)[:500]), dtype=np.float32)
+        norm = float(np.linalg.norm(query))
+        if not norm or query.shape[0] != vectors.shape[1]:
+            return None
+        sims = vectors @ (query / norm)
+        k = min(self.config.neighbours, sims.size)
+        near = np.argpartition(-sims, k - 1)[:k]
+        near = near[sims[near] > 0]
+        if near.size == 0:
+            return None
+        votes = np.zeros(self.resources.arrays.size, dtype=np.float64)
+        np.add.at(votes, rows[near], sims[near].astype(np.float64) ** self.config.power)
+        return np.where(votes > 0, votes, np.nan).astype(np.float32)
 
 
 def _bm25_scores(retriever: bm25s.BM25, vocab: dict[str, int], texts: list[str]) -> np.ndarray | None:

@@ -8,6 +8,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # The CPU build of torch is installed first so nothing pulls a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
+# llama-cpp-python compiles llama.cpp for a portable AVX2 CPU, not -march=native: a native build on a CPU with
+# AMX / AVX-512 FP16 (seen on this machine kind) segfaults in its first decode.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 STAMP := $(VENV)/.installed
 
 .PHONY: install run index test lint bench bench-ci clean
@@ -16,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -21,7 +21,7 @@ import gzip
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from crs_agent.evals.cases import Utterance, cases_from_file, eval_data, redial_
 from crs_agent.evals.protocols import replay_contexts
 from crs_agent.evals.reading_eval import CachedEmbedder
 from crs_agent.knowledge import CollaborativeSignals, Knowledge, Settings, ensure_index
+from crs_agent.knowledge.collab import suggestion_bank
 from crs_agent.knowledge.embeddings import EmbeddingCache, shipped_vectors
 from crs_agent.knowledge.loaders import bundled_data_dir, load_bundled_movies
 from crs_agent.tools.candidates import GENERATORS, Resources, top_n
@@ -154,9 +155,16 @@ class GeneratorRecall:
         )
 
 
-def signals(knowledge: Knowledge, source, without: set[str], settings: Settings) -> CollaborativeSignals:
+def bank_embedder(knowledge: Knowledge, source, settings: Settings) -> Callable[[list[str]], np.ndarray]:
+    """Every suggestion context's vector, read once through the disk cache (seeded with the shipped vectors):
+    each fold's bank is a subset of the whole."""
+    texts = list(dict.fromkeys(t for _, t in suggestion_bank(source.interactions, set(knowledge.catalog.ids()))))
     cache = EmbeddingCache(settings.data_dir / "cache", knowledge.embedder, seed=shipped_vectors(knowledge.embedder))
-    embed = cache.embed  # the bank's texts: shipped, or embedded once
+    known = dict(zip(texts, cache.embed(texts), strict=True))
+    return lambda batch: np.vstack([known[t] for t in batch])
+
+
+def signals(knowledge: Knowledge, source, without: set[str], embed: Callable) -> CollaborativeSignals:
     interactions = source.interactions.without(without)
     return CollaborativeSignals.build(knowledge.catalog.ids(), source.ratings, interactions, embed=embed)
 
@@ -178,7 +186,8 @@ def build_matrices(knowledge: Knowledge, settings: Settings, config: FitConfig, 
     prime_messages(base, train_ex + valid_ex, settings)
     print(f"messages embedded ({time.perf_counter() - started:.0f} s)")
     unfitted = Ranker(meta=RankerMeta())
-    valid_signals = signals(knowledge, source, held_out, settings)
+    embed = bank_embedder(knowledge, source, settings)
+    valid_signals = signals(knowledge, source, held_out, embed)
     valid_core = RecommenderCore(knowledge, unfitted, base.with_collab(valid_signals))
     tables = GeneratorRecall()
     valid = matrix(((valid_core, e) for e in valid_ex), observe=tables)
@@ -187,7 +196,7 @@ def build_matrices(knowledge: Knowledge, settings: Settings, config: FitConfig, 
         groups.setdefault(fold_of(e.group, config.folds, config.seed), set()).add(e.group)
     parts = []
     for fold, members in sorted(groups.items()):
-        fold_signals = signals(knowledge, source, held_out | members, settings)
+        fold_signals = signals(knowledge, source, held_out | members, embed)
         core = RecommenderCore(knowledge, unfitted, base.with_collab(fold_signals))
         mine = (e for e in train_ex if e.group in members)
         parts.append(matrix(((core, e) for e in mine), config.negatives, config.seed + fold, config.dropout))

@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 from scipy import linalg, sparse
 
+from crs_agent.knowledge.embeddings import unit_rows
 from crs_agent.knowledge.interactions import Interactions
 
 __all__ = [
@@ -171,12 +172,10 @@ class CollaborativeSignals:
         sessions = ease_topk(interactions.item_lists(), index, config)
         said = interactions.contexts()
         contexts = [" ".join(said.get(i, [])) for i in ids]
-        bank = suggestion_bank(interactions, index)
+        bank = suggestion_bank(interactions, index) if embed is not None else []
         bank_items, bank_vectors = [i for i, _ in bank], np.zeros((0, 0), dtype=np.float32)
         if embed is not None and bank:
-            bank_vectors = _unit(np.asarray(embed([t for _, t in bank]), dtype=np.float32))
-        elif embed is None:
-            bank_items = []
+            bank_vectors = unit_rows(np.asarray(embed([t for _, t in bank]), dtype=np.float32))
         ratings_sims = ratings_similarity(ratings, index, config.rating_topk)
         return cls(ids, ratings_sims, sessions, counts, contexts, bank_items, bank_vectors)
 
@@ -238,8 +237,3 @@ class CollaborativeSignals:
             json.loads((directory / "collab_bank.json").read_text(encoding="utf-8")),
             np.load(directory / "collab_bank.npy").astype(np.float32),
         )
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms == 0, 1.0, norms)

@@ -35,9 +35,16 @@ __all__ = [
     "make_embedder",
     "resolve_model_path",
     "shipped_vectors",
+    "unit_rows",
 ]
 
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (an all-zero row stays zero)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1.0, norms)
 
 
 def resolve_model_path(name: str) -> str:

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from crs_agent.knowledge.collab import CollaborativeSignals
 from crs_agent.knowledge.config import Settings
-from crs_agent.knowledge.embeddings import EmbeddingCache, make_embedder, shipped_vectors
+from crs_agent.knowledge.embeddings import EmbeddingCache, make_embedder, shipped_vectors, unit_rows
 from crs_agent.knowledge.errors import IndexBusyError, IndexIncompleteError, IndexMissingError
 from crs_agent.knowledge.graph import KnowledgeGraph
 from crs_agent.knowledge.items import Catalog
@@ -185,12 +185,14 @@ def _build_into(
     kg.save(build_dir / "kg.pkl")
     steps.update(1)
     steps.set_postfix_str("collaborative signals")
-    embed_contexts = EmbeddingCache(settings.data_dir / "cache", embedder, seed=shipped_vectors(embedder)).embed
-    collab = CollaborativeSignals.build(catalog.ids(), source.ratings, source.interactions, embed=embed_contexts)
+    # one cache for the suggestion bank and the item documents, seeded with the vectors shipped for both (so a
+    # cold build embeds only texts that changed)
+    cache = EmbeddingCache(settings.data_dir / "cache", embedder, seed=shipped_vectors(embedder))
+    collab = CollaborativeSignals.build(catalog.ids(), source.ratings, source.interactions, embed=cache.embed)
     collab.save(build_dir)
     steps.update(1)
     steps.set_postfix_str("embeddings")
-    vectors = _embed(catalog, embedder, settings.data_dir / "cache", steps)
+    vectors = unit_rows(cache.embed([item.document() for item in catalog], on_progress=steps.update))
     np.save(build_dir / "vectors.npy", vectors)
     steps.set_postfix_str("chroma")
     name = f"items-{digest}" if settings.chroma != "embedded" else f"items-{build_dir.name}"  # see _fill_items
@@ -241,15 +243,6 @@ def _fill_items(
             vectors[start : start + len(batch)],
             [item_metadata(i, genres) for i in batch],
         )
-
-
-def _embed(catalog: Catalog, embedder: EmbeddingFunction[Documents], cache_dir: Path, steps: tqdm) -> np.ndarray:
-    """Every item document's vector: from the embedding cache, seeded with the vectors shipped for the bundled
-    movies (so a cold build embeds only documents that changed), else from the embedder."""
-    cache = EmbeddingCache(cache_dir, embedder, seed=shipped_vectors(embedder))
-    vectors = cache.embed([item.document() for item in catalog], on_progress=steps.update)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms == 0, 1.0, norms)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run    install everything, build the index on first start, open the web chat on http://127.0.0.1:7860
 #   make test   install everything and run the test suite
-# The first install compiles llama-cpp-python (about 6 minutes on 2 cores); later installs reuse pip's cache.
+# The first install compiles llama-cpp-python (about 6 minutes on 2 cores); later installs reuse that wheel
+# (kept in ~/.cache/crs-agent/wheels).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +11,11 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 # llama-cpp-python compiles llama.cpp for a portable AVX2 CPU, not -march=native: a native build on a CPU with
 # AMX / AVX-512 FP16 (seen on this machine kind) segfaults in its first decode.
+# pip's own wheel cache ignores CMAKE_ARGS (a wheel built elsewhere with other flags would be reused), so the wheel
+# is built without it, into a folder of its own keyed by the version and the flags, and installed from there.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+LLAMA_SPEC ?= llama-cpp-python==0.3.36
+LLAMA_WHEELS ?= $(HOME)/.cache/crs-agent/wheels/$(shell echo '$(LLAMA_SPEC) $(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-16)
 STAMP := $(VENV)/.installed
 
 .PHONY: install run index test lint bench bench-ci clean
@@ -19,7 +24,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e ".[test]"
+	ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+		$(BIN)/python -m pip wheel --quiet --no-cache-dir --no-deps --wheel-dir $(LLAMA_WHEELS) "$(LLAMA_SPEC)"
+	$(BIN)/python -m pip install --quiet $(LLAMA_WHEELS)/llama_cpp_python-*.whl
+	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
 install: $(STAMP)

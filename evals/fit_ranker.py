@@ -111,7 +111,6 @@ def prime_messages(resources: Resources, examples: list[Example], settings: Sett
     """Embed every message the dense generator and the features will read, once, through the disk cache."""
     said = [[t for t in e.profile.said if t.strip()] for e in examples]
     texts = list(dict.fromkeys(t[:500] for s in said for t in s[-6:]))
-    texts += list(dict.fromkeys(" ".join(s[-2:])[:500] for s in said if s))  # context_knn's query
     vectors = EmbeddingCache(settings.data_dir / "cache", resources.knowledge.embedder).embed(texts)
     resources.messages.put(texts, vectors)
 

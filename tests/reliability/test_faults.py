@@ -296,7 +296,7 @@ _SERVING = {"status": "ok", "load": "ok", "count": 8, "catalog": 8, "hits": 3}
     "hang_in",
     [
         "crs_agent.knowledge.stores:ItemStore.add",  # new Chroma collection created, still empty
-        pytest.param("crs_agent.knowledge.index:_embed", marks=pytest.mark.slow),  # build directory half written
+        pytest.param("crs_agent.knowledge.index:unit_rows", marks=pytest.mark.slow),  # build directory half written
         pytest.param("crs_agent.knowledge.index:_drop_stale", marks=pytest.mark.slow),  # swapped, not cleaned up
     ],
 )

@@ -123,8 +123,8 @@ class ContextKnnConfig(GeneratorConfig):
 
 class ContextKnn(Generator):
     """What human recommenders suggested after words most like the seeker's: the training suggestions whose
-    preceding seeker turns are nearest (embedding cosine) the seeker's latest turns (joined into one text)
-    vote for their item, each vote weighing its cosine to ``power``. Unlike ``context``, which pools every
+    preceding seeker turns are nearest (embedding cosine) the mean of the seeker's latest turns' vectors vote
+    for their item, each vote weighing its cosine to ``power``. Unlike ``context``, which pools every
     context of an item into one BM25 document, each recommendation moment is matched on its own."""
 
     name = "context_knn"
@@ -149,7 +149,9 @@ class ContextKnn(Generator):
         vectors, rows = self._bank()
         if not said or rows.size == 0:
             return None
-        query = np.asarray(self.resources.messages(" ".join(said)[:500]), dtype=np.float32)
+        # The mean of the turns' own vectors (each embedded once, when it was said), not the joined text embedded
+        # again: no embedding on this generator's path, and no worse on validation (the closing note of issue 12).
+        query = np.mean([np.asarray(self.resources.messages(t[:500]), dtype=np.float32) for t in said], axis=0)
         norm = float(np.linalg.norm(query))
         if not norm or query.shape[0] != vectors.shape[1]:
             return None

@@ -174,7 +174,7 @@ class CollaborativeSignals:
         contexts = [" ".join(said.get(i, [])) for i in ids]
         bank = suggestion_bank(interactions, index) if embed is not None else []
         bank_items, bank_vectors = [i for i, _ in bank], np.zeros((0, 0), dtype=np.float32)
-        if embed is not None and bank:
+        if bank:
             bank_vectors = unit_rows(np.asarray(embed([t for _, t in bank]), dtype=np.float32))
         ratings_sims = ratings_similarity(ratings, index, config.rating_topk)
         return cls(ids, ratings_sims, sessions, counts, contexts, bank_items, bank_vectors)

@@ -57,13 +57,16 @@ class DenseConfig(GeneratorConfig):
     heard_weight: float = Field(default=0.0, ge=0.0, description="Weight of the recommender's last turn.")
 
 
-def dialogue_vector(turn: Turn, config: DenseConfig) -> np.ndarray | None:
-    """The recency-weighted mean of the conversation's message vectors, normalised."""
+def dialogue_vector(
+    turn: Turn, seeker_messages: int, decay: float = 1.0, heard_weight: float = 0.0
+) -> np.ndarray | None:
+    """The recency-weighted mean of the latest seeker messages' vectors (each embedded once, when it was said)
+    and, weighted ``heard_weight``, the recommender's last turn, normalised."""
     p, vectors = turn.profile, turn.resources.messages
-    said = turn.said[-config.seeker_messages :]
-    parts = [(config.decay ** (len(said) - 1 - n), vectors(t[:500])) for n, t in enumerate(said)]
-    if p.heard and p.heard[-1].strip() and config.heard_weight:
-        parts.append((config.heard_weight, vectors(p.heard[-1][:500])))
+    said = turn.said[-seeker_messages:]
+    parts = [(decay ** (len(said) - 1 - n), vectors(t[:500])) for n, t in enumerate(said)]
+    if p.heard and p.heard[-1].strip() and heard_weight:
+        parts.append((heard_weight, vectors(p.heard[-1][:500])))
     if not parts:
         return None
     mean = sum(w * v for w, v in parts)
@@ -79,7 +82,8 @@ class DenseText(Generator):
     config: DenseConfig
 
     def scores(self, turn: Turn) -> np.ndarray | None:
-        query = dialogue_vector(turn, self.config)
+        c = self.config
+        query = dialogue_vector(turn, c.seeker_messages, c.decay, c.heard_weight)
         if query is None:
             return None
         return (self.resources.knowledge.vectors @ query.astype(np.float32)).astype(np.float32)
@@ -145,17 +149,13 @@ class ContextKnn(Generator):
         return cache["knn_bank"]
 
     def scores(self, turn: Turn) -> np.ndarray | None:
-        said = turn.said[-self.config.seeker_messages :]
         vectors, rows = self._bank()
-        if not said or rows.size == 0:
+        # The mean of the turns' own vectors, not the joined text embedded again: no embedding on this
+        # generator's path, and no worse on validation (the closing note of issue 12).
+        query = dialogue_vector(turn, self.config.seeker_messages)
+        if rows.size == 0 or query is None or query.shape[0] != vectors.shape[1]:
             return None
-        # The mean of the turns' own vectors (each embedded once, when it was said), not the joined text embedded
-        # again: no embedding on this generator's path, and no worse on validation (the closing note of issue 12).
-        query = np.mean([np.asarray(self.resources.messages(t[:500]), dtype=np.float32) for t in said], axis=0)
-        norm = float(np.linalg.norm(query))
-        if not norm or query.shape[0] != vectors.shape[1]:
-            return None
-        sims = vectors @ (query / norm)
+        sims = vectors @ query.astype(np.float32)
         k = min(self.config.neighbours, sims.size)
         near = np.argpartition(-sims, k - 1)[:k]
         near = near[sims[near] > 0]

@@ -12,13 +12,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from crs_agent.knowledge.errors import CatalogError
@@ -32,6 +33,7 @@ __all__ = [
     "load_bundled_movies",
     "load_catalog_file",
     "load_source",
+    "popularity_prior",
     "source_fingerprint",
 ]
 
@@ -93,12 +95,17 @@ def source_fingerprint(catalog: Path | None, interactions: Path | None = None) -
     return _hash_files(files + ([interactions] if catalog is not None and interactions else []))
 
 
+def popularity_prior(mentions: Sequence[float], ratings: Sequence[float]) -> np.ndarray:
+    """A prior in [0, 1] per item: log of training mentions plus half the log of MovieLens ratings, over the
+    maximum."""
+    raw = np.log1p(np.asarray(mentions, dtype=np.float64)) + 0.5 * np.log1p(np.asarray(ratings, dtype=np.float64))
+    return raw / (raw.max(initial=0.0) or 1.0)
+
+
 def _popularity(items: list[Item]) -> None:
-    """A prior in [0, 1]: log of training mentions plus MovieLens ratings, scaled by the maximum."""
-    raw = [math.log1p(item.mentions) + 0.5 * math.log1p(item.ratings) for item in items]
-    top = max(raw, default=0.0) or 1.0
-    for item, value in zip(items, raw, strict=True):
-        item.popularity = round(value / top, 6)
+    prior = popularity_prior([item.mentions for item in items], [item.ratings for item in items])
+    for item, value in zip(items, prior.tolist(), strict=True):
+        item.popularity = round(value, 6)
 
 
 def load_bundled_movies(data_dir: Path | None = None) -> SourceData:

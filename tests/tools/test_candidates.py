@@ -30,6 +30,7 @@ from crs_agent.tools.candidates import (
     make_generators,
     pool,
 )
+from crs_agent.tools.ranking.features import FEATURE_NAMES, features
 
 # Conversations over the tiny movie catalog (tests/conftest.py): Nolan fans, horror fans, a family.
 CONVERSATIONS = [
@@ -184,6 +185,26 @@ def test_context_knn_votes_for_what_followed_the_nearest_words(resources: Resour
 def test_context_knn_needs_the_bank(tiny_knowledge):
     signals = CollaborativeSignals.build(tiny_knowledge.catalog.ids(), RATINGS, Interactions(CONVERSATIONS))
     assert not ContextKnn(Resources.of(tiny_knowledge).with_collab(signals)).available()  # built without embed
+
+
+def test_out_of_fold_signals_recount_the_popularity_prior(tiny_knowledge):
+    def prior(conversations: list[Conversation]) -> dict[str, float]:
+        signals = CollaborativeSignals.build(tiny_knowledge.catalog.ids(), RATINGS, Interactions(conversations))
+        res = Resources.of(tiny_knowledge).with_collab(signals)
+        return dict(zip(res.arrays.ids, res.popularity().tolist(), strict=True))
+
+    catalog = Resources.of(tiny_knowledge)
+    assert catalog.popularity() is catalog.arrays.popularity  # serving: the catalog's own prior
+    everything, held_out = prior(CONVERSATIONS), prior([c for c in CONVERSATIONS if c.id != "c3"])
+    assert everything["8"] > 0 and held_out["8"] == 0.0  # only c3 named it: without c3 nothing says it is known
+    assert held_out["3"] == 0.0 and held_out["1"] == 1.0  # still scaled by the most popular item
+    assert everything["6"] > everything["8"]  # mentions and ratings both count
+    signals = CollaborativeSignals.build(tiny_knowledge.catalog.ids(), RATINGS, Interactions(CONVERSATIONS[:2]))
+    res = catalog.with_collab(signals)
+    turn = Turn(Profile(said=["something scary"]), res)
+    pooled = pool(turn, make_generators(res), PoolConfig(size=8))
+    rows = features(turn, pooled)
+    assert np.allclose(rows[:, FEATURE_NAMES.index("popularity")], res.popularity()[pooled.rows])  # the ranker's too
 
 
 def test_generators_without_their_signal_are_left_out(tiny_knowledge):

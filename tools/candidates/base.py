@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from crs_agent.knowledge import CollaborativeSignals, ItemFilter, Knowledge
+from crs_agent.knowledge.loaders import popularity_prior
 from crs_agent.tools.candidates.arrays import CatalogArrays
 from crs_agent.tools.models import Profile
 
@@ -75,14 +76,26 @@ class Resources:
     messages: MessageVectors
     cache: dict  # derived from the catalog (shared by every copy)
     collab_cache: dict  # derived from ``collab`` (a copy with other signals starts afresh)
+    recount_prior: bool = False  # the items' popularity prior comes from ``collab``, not from the catalog
 
     @classmethod
     def of(cls, knowledge: Knowledge) -> Resources:
         return cls(knowledge, CatalogArrays(knowledge), knowledge.collab, MessageVectors(knowledge), {}, {})
 
     def with_collab(self, collab: CollaborativeSignals) -> Resources:
-        """The same resources over other collaborative signals (the text and catalog parts are shared)."""
-        return dataclasses.replace(self, collab=collab, collab_cache={})
+        """The same resources over other collaborative signals (the text and catalog parts are shared). The
+        items' popularity prior is recounted from these signals' mentions: the catalog's own prior counts every
+        training conversation, so out-of-fold signals would otherwise still see the held-out ones through it."""
+        return dataclasses.replace(self, collab=collab, collab_cache={}, recount_prior=True)
+
+    def popularity(self) -> np.ndarray:
+        """Each catalog row's popularity prior in [0, 1] (the catalog's, or recounted from ``collab``)."""
+        if not self.recount_prior or not self.collab.has("mentioned"):
+            return self.arrays.popularity
+        if "popularity" not in self.collab_cache:
+            prior = popularity_prior(self.collab_counts("mentioned"), self.arrays.rating_counts)
+            self.collab_cache["popularity"] = prior.astype(np.float32)
+        return self.collab_cache["popularity"]
 
     def collab_rows(self) -> np.ndarray:
         """Each catalog row's row in the collaborative matrices and counts (-1: not there)."""

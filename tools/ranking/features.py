@@ -97,7 +97,7 @@ def _item(out: np.ndarray, turn: Turn, rows: np.ndarray) -> None:
         "accept_rate": (accepted + 1.0) / (suggested + 2.0) if has_counts else np.nan,
         "log_mentioned": np.log1p(res.collab_counts("mentioned")[rows]) if res.collab.has("mentioned") else np.nan,
         "log_ratings": np.log1p(a.rating_counts[rows]),
-        "popularity": a.popularity[rows],
+        "popularity": res.popularity()[rows],
         "year": a.years[rows],
         "n_genres": a.n_genres[rows],
         "n_people": a.n_people[rows],

@@ -188,19 +188,21 @@ def test_context_knn_needs_the_bank(tiny_knowledge):
 
 
 def test_out_of_fold_signals_recount_the_popularity_prior(tiny_knowledge):
-    def prior(conversations: list[Conversation]) -> dict[str, float]:
+    catalog = Resources.of(tiny_knowledge)
+
+    def over(conversations: list[Conversation]) -> Resources:
         signals = CollaborativeSignals.build(tiny_knowledge.catalog.ids(), RATINGS, Interactions(conversations))
-        res = Resources.of(tiny_knowledge).with_collab(signals)
+        return catalog.with_collab(signals)
+
+    def prior(res: Resources) -> dict[str, float]:
         return dict(zip(res.arrays.ids, res.popularity().tolist(), strict=True))
 
-    catalog = Resources.of(tiny_knowledge)
     assert catalog.popularity() is catalog.arrays.popularity  # serving: the catalog's own prior
-    everything, held_out = prior(CONVERSATIONS), prior([c for c in CONVERSATIONS if c.id != "c3"])
+    res = over([c for c in CONVERSATIONS if c.id != "c3"])
+    everything, held_out = prior(over(CONVERSATIONS)), prior(res)
     assert everything["8"] > 0 and held_out["8"] == 0.0  # only c3 named it: without c3 nothing says it is known
     assert held_out["3"] == 0.0 and held_out["1"] == 1.0  # still scaled by the most popular item
     assert everything["6"] > everything["8"]  # mentions and ratings both count
-    signals = CollaborativeSignals.build(tiny_knowledge.catalog.ids(), RATINGS, Interactions(CONVERSATIONS[:2]))
-    res = catalog.with_collab(signals)
     turn = Turn(Profile(said=["something scary"]), res)
     pooled = pool(turn, make_generators(res), PoolConfig(size=8))
     rows = features(turn, pooled)

@@ -76,7 +76,6 @@ class Resources:
     messages: MessageVectors
     cache: dict  # derived from the catalog (shared by every copy)
     collab_cache: dict  # derived from ``collab`` (a copy with other signals starts afresh)
-    recount_prior: bool = False  # the items' popularity prior comes from ``collab``, not from the catalog
 
     @classmethod
     def of(cls, knowledge: Knowledge) -> Resources:
@@ -86,11 +85,12 @@ class Resources:
         """The same resources over other collaborative signals (the text and catalog parts are shared). The
         items' popularity prior is recounted from these signals' mentions: the catalog's own prior counts every
         training conversation, so out-of-fold signals would otherwise still see the held-out ones through it."""
-        return dataclasses.replace(self, collab=collab, collab_cache={}, recount_prior=True)
+        return dataclasses.replace(self, collab=collab, collab_cache={})
 
     def popularity(self) -> np.ndarray:
-        """Each catalog row's popularity prior in [0, 1] (the catalog's, or recounted from ``collab``)."""
-        if not self.recount_prior or not self.collab.has("mentioned"):
+        """Each catalog row's popularity prior in [0, 1]: the catalog's over the index's own signals, recounted
+        from ``collab`` over any other."""
+        if self.collab is self.knowledge.collab or not self.collab.has("mentioned"):
             return self.arrays.popularity
         if "popularity" not in self.collab_cache:
             prior = popularity_prior(self.collab_counts("mentioned"), self.arrays.rating_counts)

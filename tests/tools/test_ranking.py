@@ -110,6 +110,8 @@ def test_the_pipeline_runs_on_the_tiny_catalog_and_the_book_example(tiny_knowled
     hobbit = k.catalog.by_title("The Hobbit")[0].id
     ranked = Toolkit(k).recommend(Profile(liked_ids=[hobbit], mentioned_ids=[hobbit], seen_ids=[hobbit]), k=5)
     assert any(k.catalog[c.item_id].people.get("author") == ["J. R. R. Tolkien"] for c in ranked[:3])
+    popular = list(RecommenderCore(k).generator("popular").candidates(Profile(), n=3))  # no dialogues: the prior
+    assert popular == [i.id for i in sorted(k.catalog, key=lambda i: -i.popularity)[:3]]
 
 
 def test_an_interactions_file_feeds_the_collaborative_generators(tmp_path: Path, tiny_catalog_file: Path):

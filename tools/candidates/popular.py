@@ -16,7 +16,7 @@ __all__ = ["PopularInScope", "PopularSuggested", "suggestion_prior"]
 
 def suggestion_prior(resources: Resources) -> np.ndarray:
     """log(1 + suggestions) per catalog row, with a small share of mentions to break ties; a catalog without
-    dialogues falls back to its interaction counts, then to the catalog's own popularity."""
+    dialogues falls back to its interaction counts, then to the items' popularity prior."""
     if "prior" not in resources.collab_cache:
         suggested, mentioned = resources.collab_counts("suggested"), resources.collab_counts("mentioned")
         if suggested.any():
@@ -24,7 +24,7 @@ def suggestion_prior(resources: Resources) -> np.ndarray:
         elif mentioned.any():
             prior = np.log1p(mentioned)
         else:
-            prior = np.array([item.popularity for item in resources.knowledge.catalog], dtype=np.float32)
+            prior = resources.popularity()
         resources.collab_cache["prior"] = prior.astype(np.float32)
     return resources.collab_cache["prior"]
 

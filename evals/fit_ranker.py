@@ -5,8 +5,9 @@
 Training turns: every recommendation turn of the ReDial training-split dialogues that are not validation
 dialogues, replayed with ``replay_contexts`` and the learned reading (profiles built exactly as the agent and
 the ``tools`` evaluation system build them). Their collaborative signals are out of fold: the dialogues are
-split into ``--folds`` groups and each group's turns are scored with signals fitted without that group (and
-without any validation conversation). Validation turns: ``evals/data/valid_turns.jsonl``, scored with
+split into ``--folds`` groups by their recommender (ReDial's test dialogues are led by workers the training
+split never saw) and each group's turns are scored with signals fitted without that group (and without any
+validation conversation). Validation turns: ``evals/data/valid_turns.jsonl``, scored with
 signals fitted without the validation conversations; they early-stop the booster and fit its calibration.
 The test files are never read.
 
@@ -76,6 +77,16 @@ def training_dialogues(knowledge: Knowledge, skip: set[str], limit: int | None) 
     return out
 
 
+def recommender_workers() -> dict[str, str]:
+    """Each training-split dialogue's recommender (ReDial's ``respondentWorkerId``). The test dialogues' workers
+    never appear in the training split, so the training turns' signals leave out every dialogue their recommender
+    led (folds group dialogues by recommender): the ranker learns from turns whose recommender is a stranger to
+    the signals, as at test."""
+    with gzip.open(bundled_data_dir() / "redial_train_dialogues.jsonl.gz", "rt", encoding="utf-8") as lines:
+        rows = (json.loads(line) for line in lines if line.strip())
+        return {row["conversationId"]: f"worker {row.get('respondentWorkerId')}" for row in rows}
+
+
 def validation_dialogues(knowledge: Knowledge, limit: int | None) -> list[Dialogue]:
     cases = cases_from_file(eval_data("valid_turns.jsonl"), knowledge.catalog).cases[:limit]
     return [(case.id, case.dialogue) for case in cases]
@@ -117,6 +128,15 @@ def prime_messages(resources: Resources, examples: list[Example], settings: Sett
 
 def fold_of(group: str, folds: int, seed: int) -> int:
     return int(hashlib.sha256(f"{seed}:{group}".encode()).hexdigest(), 16) % folds
+
+
+def fold_groups(dialogues: list[str], workers: dict[str, str], folds: int, seed: int) -> dict[int, set[str]]:
+    """The dialogues of each fold, every dialogue of one recommender in the same fold (a dialogue whose
+    recommender is unknown is a group of its own)."""
+    groups: dict[int, set[str]] = {}
+    for dialogue in dialogues:
+        groups.setdefault(fold_of(workers.get(dialogue, dialogue), folds, seed), set()).add(dialogue)
+    return dict(sorted(groups.items()))
 
 
 class GeneratorRecall:
@@ -190,9 +210,7 @@ def build_matrices(knowledge: Knowledge, settings: Settings, config: FitConfig, 
     valid_core = RecommenderCore(knowledge, unfitted, base.with_collab(valid_signals))
     tables = GeneratorRecall()
     valid = matrix(((valid_core, e) for e in valid_ex), observe=tables)
-    groups: dict[int, set[str]] = {}
-    for e in train_ex:
-        groups.setdefault(fold_of(e.group, config.folds, config.seed), set()).add(e.group)
+    groups = fold_groups([e.group for e in train_ex], recommender_workers(), config.folds, config.seed)
     parts = []
     for fold, members in sorted(groups.items()):
         fold_signals = signals(knowledge, source, held_out | members, embed)
@@ -271,7 +289,8 @@ def main() -> None:
         calibration_x=xs,
         calibration_y=ys,
         fitted_on=f"{len(train.sizes)} ReDial training-split turns (non-validation dialogues, {args.folds}-fold "
-        f"signals), early-stopped and calibrated on {len(valid.sizes)} validation turns; seed {args.seed}",
+        f"signals, folds by recommender), early-stopped and calibrated on {len(valid.sizes)} validation turns; "
+        f"seed {args.seed}",
         metrics={"valid_recall": every, "valid_recall_new": new, "trees": booster.best_iteration},
     )
     if not args.limit:

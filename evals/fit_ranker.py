@@ -18,11 +18,11 @@ R@1/10/50 (all targets and new items), and the ablations (each generator removed
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from crs_agent.agent.reading import features as reading_features
 from crs_agent.agent.understand import clean_message, read_deterministic
 from crs_agent.evals.cases import Utterance, cases_from_file, eval_data, redial_utterances
 from crs_agent.evals.protocols import replay_contexts
+from crs_agent.evals.reading_data import load_redial
 from crs_agent.evals.reading_eval import CachedEmbedder
 from crs_agent.knowledge import CollaborativeSignals, Knowledge, Settings, ensure_index
 from crs_agent.knowledge.collab import suggestion_bank
@@ -65,26 +66,24 @@ def validation_ids() -> set[str]:
 Dialogue = tuple[str, list[Utterance]]
 
 
-def training_dialogues(knowledge: Knowledge, skip: set[str], limit: int | None) -> list[Dialogue]:
-    out: list[Dialogue] = []
-    with gzip.open(bundled_data_dir() / "redial_train_dialogues.jsonl.gz", "rt", encoding="utf-8") as lines:
-        for line in lines:
-            dialogue = json.loads(line)
-            if dialogue["conversationId"] not in skip:
-                out.append((dialogue["conversationId"], redial_utterances(dialogue, knowledge.catalog)))
-            if limit and len(out) >= limit:
-                break
-    return out
+def training_records() -> list[dict[str, Any]]:
+    """The bundled ReDial training-split dialogues, as records of the official schema."""
+    return load_redial(bundled_data_dir() / "redial_train_dialogues.jsonl.gz")
 
 
-def recommender_workers() -> dict[str, str]:
-    """Each training-split dialogue's recommender (ReDial's ``respondentWorkerId``). The test dialogues' workers
-    never appear in the training split, so the training turns' signals leave out every dialogue their recommender
-    led (folds group dialogues by recommender): the ranker learns from turns whose recommender is a stranger to
-    the signals, as at test."""
-    with gzip.open(bundled_data_dir() / "redial_train_dialogues.jsonl.gz", "rt", encoding="utf-8") as lines:
-        rows = (json.loads(line) for line in lines if line.strip())
-        return {row["conversationId"]: f"worker {row.get('respondentWorkerId')}" for row in rows}
+def training_dialogues(
+    knowledge: Knowledge, records: list[dict[str, Any]], skip: set[str], limit: int | None
+) -> list[Dialogue]:
+    kept = islice((d for d in records if d["conversationId"] not in skip), limit)
+    return [(d["conversationId"], redial_utterances(d, knowledge.catalog)) for d in kept]
+
+
+def recommender_workers(records: list[dict[str, Any]]) -> dict[str, str]:
+    """Each dialogue's recommender (ReDial's ``respondentWorkerId``). The test dialogues' workers never appear in
+    the training split, so the training turns' signals leave out every dialogue their recommender led (folds
+    group dialogues by recommender): the ranker learns from turns whose recommender is a stranger to the
+    signals, as at test."""
+    return {d["conversationId"]: f"worker {d.get('respondentWorkerId')}" for d in records}
 
 
 def validation_dialogues(knowledge: Knowledge, limit: int | None) -> list[Dialogue]:
@@ -193,8 +192,9 @@ def build_matrices(knowledge: Knowledge, settings: Settings, config: FitConfig, 
     linker = Linker(knowledge.catalog, knowledge.kg)
     source = load_bundled_movies()
     held_out = validation_ids() | source.interactions.validation_ids()
+    records = training_records()
     train_dialogues, valid_dialogues = (
-        training_dialogues(knowledge, held_out, limit),
+        training_dialogues(knowledge, records, held_out, limit),
         validation_dialogues(knowledge, limit),
     )
     embedder = reading_embedder(knowledge, linker, train_dialogues + valid_dialogues, settings)
@@ -210,9 +210,9 @@ def build_matrices(knowledge: Knowledge, settings: Settings, config: FitConfig, 
     valid_core = RecommenderCore(knowledge, unfitted, base.with_collab(valid_signals))
     tables = GeneratorRecall()
     valid = matrix(((valid_core, e) for e in valid_ex), observe=tables)
-    groups = fold_groups([e.group for e in train_ex], recommender_workers(), config.folds, config.seed)
+    groups = fold_groups([e.group for e in train_ex], recommender_workers(records), config.folds, config.seed)
     parts = []
-    for fold, members in sorted(groups.items()):
+    for fold, members in groups.items():
         fold_signals = signals(knowledge, source, held_out | members, embed)
         core = RecommenderCore(knowledge, unfitted, base.with_collab(fold_signals))
         mine = (e for e in train_ex if e.group in members)

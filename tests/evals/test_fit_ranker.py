@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crs_agent.evals.fit_ranker import fold_groups, recommender_workers
+from crs_agent.evals.fit_ranker import fold_groups, recommender_workers, training_records
 
 
 def test_every_dialogue_of_one_recommender_is_in_one_fold():
@@ -16,6 +16,6 @@ def test_every_dialogue_of_one_recommender_is_in_one_fold():
 
 
 def test_the_bundled_training_dialogues_know_their_recommender():
-    workers = recommender_workers()
+    workers = recommender_workers(training_records())
     assert len(workers) == 4113 and "worker None" not in workers.values()
     assert len(set(workers.values())) < len(workers) / 5  # a recommender leads many dialogues

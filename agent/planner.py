@@ -27,7 +27,8 @@ __all__ = ["Decision", "PlanChoice", "available_strategies", "observe", "plan", 
 # Each search path runs some of the recommender core's candidate generators (tools/candidates): the same
 # generators the ``tools`` system pools, so a turn that opens every path ranks what the core ranks.
 GENERATORS: dict[str, tuple[str, ...]] = {
-    "describe": ("bm25", "context", "dense"),  # the whole conversation's words, and what preceded suggestions
+    # the whole conversation's words, and what preceded human recommenders' suggestions
+    "describe": ("bm25", "context", "context_knn", "dense"),
     "expand": ("collab", "ratings", "kg"),  # from the movies named: dialogue co-mentions, ratings, the KG
     "people": ("people",),  # the people the user named
     "revisit": ("dialogue",),  # movies named earlier that may still be recommended

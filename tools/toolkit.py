@@ -45,13 +45,23 @@ class ExpandArgs(BaseModel):
 
 
 GeneratorName = Literal[
-    "collab", "ratings", "bm25", "context", "dense", "kg", "people", "popular", "popular_genre", "dialogue"
+    "collab",
+    "ratings",
+    "bm25",
+    "context",
+    "context_knn",
+    "dense",
+    "kg",
+    "people",
+    "popular",
+    "popular_genre",
+    "dialogue",
 ]
 
 
 class GenerateArgs(BaseModel):
     generators: list[GeneratorName] = Field(
-        min_length=1, max_length=10, description="Candidate generators to run (their best items are fused)."
+        min_length=1, max_length=11, description="Candidate generators to run (their best items are fused)."
     )
     profile: Profile = Field(default_factory=Profile, description="The conversation so far.")
     k: int = Field(default=20, ge=1, le=100, description="How many of the fused best to return.")
@@ -61,7 +71,7 @@ class RankArgs(BaseModel):
     candidate_ids: list[str] = Field(default_factory=list, max_length=1000, description="Ids to score.")
     profile: Profile = Field(default_factory=Profile, description="The user's preferences.")
     generators: list[GeneratorName] = Field(
-        default_factory=list, max_length=10, description="Also pool these generators' candidates, as the core does."
+        default_factory=list, max_length=11, description="Also pool these generators' candidates, as the core does."
     )
     k: int = Field(default=10, ge=1, le=200)
 

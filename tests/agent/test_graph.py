@@ -213,3 +213,17 @@ def test_the_packaged_small_models_do_not_read_messages_unless_asked(tiny_knowle
     assert Deps.configured(settings, ScriptedChatModel([]))["llm_reads_gaps"] is True  # a server's model, say
     chosen = settings.model_copy(update={"llm_reads_gaps": True})
     assert Deps.configured(chosen, embedded)["llm_reads_gaps"] is True
+
+
+def test_the_search_paths_together_run_every_generator_of_the_core():
+    """Opening every path pools what the ``tools`` system pools: no core generator is left off all paths,
+    and every one is a name the tools' schemas accept."""
+    from typing import get_args
+
+    from crs_agent.agent.planner import GENERATORS as PATHS
+    from crs_agent.tools.candidates import GENERATORS
+    from crs_agent.tools.toolkit import GeneratorName
+
+    on_paths = {name for names in PATHS.values() for name in names}
+    assert on_paths == {g.name for g in GENERATORS}
+    assert on_paths == set(get_args(GeneratorName))

@@ -7,7 +7,7 @@ model can act on; they never raise out of the tool.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from langchain_core.tools import BaseTool, InjectedToolArg, StructuredTool, ToolException
 from pydantic import BaseModel, Field, ValidationError
@@ -57,11 +57,14 @@ GeneratorName = Literal[
     "popular_genre",
     "dialogue",
 ]
+_GENERATOR_COUNT = len(get_args(GeneratorName))  # a request may name each generator once
 
 
 class GenerateArgs(BaseModel):
     generators: list[GeneratorName] = Field(
-        min_length=1, max_length=11, description="Candidate generators to run (their best items are fused)."
+        min_length=1,
+        max_length=_GENERATOR_COUNT,
+        description="Candidate generators to run (their best items are fused).",
     )
     profile: Profile = Field(default_factory=Profile, description="The conversation so far.")
     k: int = Field(default=20, ge=1, le=100, description="How many of the fused best to return.")
@@ -71,7 +74,9 @@ class RankArgs(BaseModel):
     candidate_ids: list[str] = Field(default_factory=list, max_length=1000, description="Ids to score.")
     profile: Profile = Field(default_factory=Profile, description="The user's preferences.")
     generators: list[GeneratorName] = Field(
-        default_factory=list, max_length=11, description="Also pool these generators' candidates, as the core does."
+        default_factory=list,
+        max_length=_GENERATOR_COUNT,
+        description="Also pool these generators' candidates, as the core does.",
     )
     k: int = Field(default=10, ge=1, le=200)
 

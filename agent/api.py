@@ -11,7 +11,7 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal, get_args
 from urllib.parse import quote
@@ -103,11 +103,12 @@ class Recommender:
         *,
         checkpointer: BaseCheckpointSaver | None = None,
         top_k: int = 3,
+        skip_generators: Collection[str] = (),
         **options: Any,
     ) -> None:
         self.knowledge = knowledge
         self.llm = llm
-        self.toolkit = Toolkit(knowledge)
+        self.toolkit = Toolkit(knowledge, skip=skip_generators)  # skipping generators: for ablations
         self.linker = Linker(knowledge.catalog, knowledge.kg)
         self.top_k = top_k
         self.options = options  # use_kg, use_reflection, multi_path, use_memory, step_budget, llm_critique

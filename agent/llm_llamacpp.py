@@ -86,8 +86,10 @@ PACKAGED_FILES = ("SmolLM2-135M", "gemma-3-270m")  # how the packaged GGUF files
 def is_packaged_model(llm: Any) -> bool:
     """Whether ``llm`` runs one of the packaged small GGUF models (SmolLM2-135M, Gemma 3 270M)."""
     path = getattr(llm, "model_path", None)
-    return isinstance(llm, LlamaCppChat) and bool(path) and Path(path).name.lower().startswith(
-        tuple(p.lower() for p in PACKAGED_FILES)
+    return (
+        isinstance(llm, LlamaCppChat)
+        and bool(path)
+        and Path(path).name.lower().startswith(tuple(p.lower() for p in PACKAGED_FILES))
     )
 
 

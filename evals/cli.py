@@ -41,7 +41,8 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     ev.add_argument(
         "--systems",
         default=DEFAULT_SYSTEMS,
-        help=f"Comma-separated, from: {', '.join(SYSTEMS)} (default: {DEFAULT_SYSTEMS}).",
+        help=f"Comma-separated, from: {', '.join(SYSTEMS)}; agent or tools with candidate generators left out, as "
+        f"agent-without-people+kg (default: {DEFAULT_SYSTEMS}).",
     )
     ev.add_argument(
         "--backend",

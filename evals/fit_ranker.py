@@ -1,6 +1,6 @@
 """Refit the shipped ranker (``tools/data/ranker.txt`` + ``ranker.json``) from the bundled training data.
 
-    python -m crs_agent.evals.fit_ranker [--out DIR] [--seed 12] [--folds 5] [--no-ablations] [--limit N]
+    python -m crs_agent.evals.fit_ranker [--out DIR] [--seed 12] [--folds 5] [--ablations [--threads 2]] [--limit N]
 
 Training turns: every recommendation turn of the ReDial training-split dialogues that are not validation
 dialogues, replayed with ``replay_contexts`` and the learned reading (profiles built exactly as the agent and
@@ -12,7 +12,8 @@ signals fitted without the validation conversations; they early-stop the booster
 The test files are never read.
 
 Prints each generator's recall@50/200/500 and the pooled recall on the validation turns, the ranker's
-R@1/10/50 (all targets and new items), and the ablations (each generator removed; feature groups removed).
+R@1/10/50 (all targets and new items); with ``--ablations``, each generator removed, each feature group
+removed and no ranker, each refitted and cross-validated over the validation turns, with paired intervals.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import numpy as np
 from crs_agent.agent.reading import features as reading_features
 from crs_agent.agent.understand import clean_message, read_deterministic
 from crs_agent.evals.cases import Utterance, cases_from_file, eval_data, redial_utterances
+from crs_agent.evals.metrics import paired_interval
 from crs_agent.evals.protocols import replay_contexts
 from crs_agent.evals.reading_data import load_redial
 from crs_agent.evals.reading_eval import CachedEmbedder
@@ -42,6 +44,7 @@ from crs_agent.tools.candidates import GENERATORS, Resources, top_n
 from crs_agent.tools.context import LastReply
 from crs_agent.tools.linker import Linker
 from crs_agent.tools.ranking import FEATURE_GROUPS, Ranker, RankerMeta, RecommenderCore, Scored, shipped_dir
+from crs_agent.tools.ranking.features import FEATURE_NAMES
 from crs_agent.tools.ranking.training import (
     Example,
     FitConfig,
@@ -50,7 +53,7 @@ from crs_agent.tools.ranking.training import (
     fit_booster,
     matrix,
     recall,
-    subsample,
+    turn_hits,
     without_generator,
 )
 
@@ -240,28 +243,101 @@ def row(name: str, every: dict[int, float], new: dict[int, float]) -> str:
     return f"| {name} | " + " | ".join(f"{v:.3f}" for v in cells) + " |"
 
 
-def ablations(train: Matrix, valid: Matrix, config: FitConfig, pool_config, trees: int) -> Iterator[str]:
-    """Each generator removed (from the pool and the features), each feature group removed; every model refitted
-    with ``trees`` trees on the same subsample of the training turns, beside a reference with everything."""
-    small = subsample(train, config.ablation_share, config.ablation_negatives, config.seed)
-    valid = subsample(valid, config.ablation_valid_share, max(valid.sizes, default=1), config.seed)
-    fixed = config.model_copy(update={"rounds": max(trees, 1)})
+def validation_halves(valid: Matrix, seed: int) -> list[list[int]]:
+    """The validation turns (indices into ``valid``) in two halves, every turn of one recommender in the same
+    half: an ablation early-stops on one half and is scored on the other, whose recommenders it never saw."""
+    workers = recommender_workers(load_redial(eval_data("redial_valid_dialogues.jsonl")))
+    halves: list[list[int]] = [[], []]
+    for n, example in enumerate(valid.examples):
+        dialogue = example.group.split("-")[1] if example.group.startswith("ievalm-") else example.group
+        halves[fold_of(workers.get(dialogue, dialogue), 2, seed)].append(n)
+    return halves
 
-    def score(name: str, t: Matrix, v: Matrix, drop: tuple[str, ...] = ()) -> str:
-        raw = fit_booster(t, None, fixed, drop).predict(v.rows, num_threads=1)
-        return row(name, recall(v, raw), recall(v, raw, new=True))
 
-    share = f"{config.ablation_share:.0%} of training turns, {config.ablation_valid_share:.0%} of validation turns"
-    yield score(f"reference: everything ({share}, {trees} trees)", small, valid)
+def take(m: Matrix, turns: list[int]) -> Matrix:
+    """The rows and bookkeeping of some of ``m``'s turns, in the order given."""
+    starts = m.starts()
+    rows = np.concatenate([np.arange(starts[n], starts[n + 1]) for n in turns]) if turns else np.zeros(0, int)
+    return Matrix(
+        m.rows[rows],
+        m.labels[rows],
+        [m.sizes[n] for n in turns],
+        [m.examples[n] for n in turns],
+        [m.ids[n] for n in turns],
+    )
+
+
+ARM_CUTS = (1, 10, 50)
+
+
+def ablation_arms() -> list[tuple[str, str | None, tuple[str, ...]]]:
+    """(name, generator removed or ``"fused"`` for no ranker, feature columns dropped), the reference first."""
+    arms: list[tuple[str, str | None, tuple[str, ...]]] = [("everything", None, ())]
+    arms += [(f"without generator {gen.name}", gen.name, ()) for gen in GENERATORS]
+    arms += [(f"without {group} features", None, tuple(FEATURE_GROUPS[group])) for group in ABLATED_GROUPS]
+    return [*arms, ("fused generator score alone (no ranker)", "fused", ())]
+
+
+ABLATED_GROUPS = ("item", "context", "match", "dialogue")
+
+
+def cross_validated(
+    train: Matrix, valid: Matrix, halves: list[list[int]], config: FitConfig, gen: str | None, drop: tuple[str, ...]
+) -> tuple[dict[int, np.ndarray], np.ndarray, dict[int, np.ndarray], np.ndarray, list[int]]:
+    """One arm over both halves: per validation turn (in ``valid``'s order) its hits by cutoff and its target
+    count, for all targets and for new ones, and the trees each half's booster kept."""
+    every = {k: np.zeros(len(valid.sizes)) for k in ARM_CUTS}
+    new = {k: np.zeros(len(valid.sizes)) for k in ARM_CUTS}
+    samples, samples_new, trees = np.zeros(len(valid.sizes)), np.zeros(len(valid.sizes)), []
+    for held in (0, 1):
+        stop_on, score_on = take(valid, halves[1 - held]), take(valid, halves[held])
+        if gen == "fused":
+            raw, kept = score_on.rows[:, FEATURE_NAMES.index("fused")], 0
+        else:
+            booster = fit_booster(train, stop_on, config, drop)
+            raw, kept = booster.predict(score_on.rows, num_threads=config.threads), booster.best_iteration
+        trees.append(kept)
+        at = np.asarray(halves[held], dtype=np.int64)
+        for into, count, only_new in ((every, samples, False), (new, samples_new, True)):
+            hits, targets = turn_hits(score_on, raw, ARM_CUTS, only_new)
+            count[at] = targets
+            for k in ARM_CUTS:
+                into[k][at] = hits[k]
+    return every, samples, new, samples_new, trees
+
+
+def ablations(train: Matrix, valid: Matrix, config: FitConfig, pool_config) -> Iterator[str]:
+    """Each generator removed (from the pool and the features), each feature group removed, and no ranker at
+    all, beside everything: each arm refitted on every training turn, cross-validated over the validation
+    turns' two halves by recommender, with the paired 95% bootstrap interval (over validation turns) of its
+    difference from everything. One markdown row per arm, as it finishes."""
+    halves = validation_halves(valid, config.seed)
     q, w, k = pool_config.quotas, pool_config.weights, pool_config.rrf_k
-    for gen in GENERATORS:
-        less_train, less_valid = (
-            without_generator(small, gen.name, q, w, k),
-            without_generator(valid, gen.name, q, w, k),
-        )
-        yield score(f"without generator {gen.name}", less_train, less_valid)
-    for group in ("item", "context", "match", "dialogue"):
-        yield score(f"without {group} features", small, valid, tuple(FEATURE_GROUPS[group]))
+    reference = None
+    for name, gen, drop in ablation_arms():
+        started = time.perf_counter()
+        t, v = (train, valid) if gen in (None, "fused") else (
+            without_generator(train, gen, q, w, k), without_generator(valid, gen, q, w, k)
+        )  # fmt: skip
+        every, samples, new, samples_new, trees = cross_validated(t, v, halves, config, gen, drop)
+        cells = [every[c].sum() / max(samples.sum(), 1) for c in ARM_CUTS]
+        cells += [new[c].sum() / max(samples_new.sum(), 1) for c in ARM_CUTS]
+        if reference is None:
+            reference, deltas = every, ["" for _ in ARM_CUTS]
+        else:
+            deltas = []
+            for c in ARM_CUTS:
+                d = paired_interval(reference[c], every[c], samples, seed=config.seed)
+                star = "*" if d["low"] > 0 or d["high"] < 0 else ""
+                deltas.append(f"{d['delta']:+.3f}{star} [{d['low']:+.3f}, {d['high']:+.3f}]")
+        values = " | ".join(f"{v:.3f}" for v in cells)
+        yield f"| {name} | {values} | {' | '.join(deltas)} | {trees} ({time.perf_counter() - started:.0f} s) |"
+
+
+ABLATION_HEAD = (
+    "| arm | R@1 | R@10 | R@50 | new R@1 | new R@10 | new R@50 | ΔR@1 | ΔR@10 | ΔR@50 | trees (time) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def main() -> None:
@@ -269,7 +345,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=shipped_dir(), help="Where ranker.txt and ranker.json go.")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--no-ablations", action="store_true")
+    parser.add_argument(
+        "--ablations",
+        action="store_true",
+        help="Also refit and cross-validate every ablation (17 arms, two boosters each: about 30 minutes on 2 "
+        "threads).",
+    )
+    parser.add_argument("--threads", type=int, default=2, help="LightGBM threads of the ablations' boosters.")
     parser.add_argument("--limit", type=int, help="At most N turns of each kind (a quick check, not for shipping).")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -296,9 +378,14 @@ def main() -> None:
     if not args.limit:
         Ranker(booster, meta).save(args.out)
         print(f"\nwrote {args.out / 'ranker.txt'} and ranker.json")
-    if not args.no_ablations:
-        print(f"\nAblations (retrained each time):\n{head}")
-        for line in ablations(train, valid, config, meta.pool, booster.best_iteration):
+    if args.ablations:
+        print(
+            "\nAblations: every arm refitted on all training turns, early-stopped on one half of the validation"
+            " turns (halves by recommender) and scored on the other, then swapped; Δ = the arm minus everything,"
+            " 95% bootstrap interval over validation turns (* = it excludes 0):"
+        )
+        print(ABLATION_HEAD)
+        for line in ablations(train, valid, config.model_copy(update={"threads": args.threads}), meta.pool):
             print(line, flush=True)
     print(f"\ndone in {time.perf_counter() - started:.0f} s")
 

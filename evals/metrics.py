@@ -16,6 +16,11 @@ Per transcript (``None`` where a metric does not apply, e.g. faithfulness of a s
 - ``target_hits(t, k)`` — one 0/1 per target of the last list (iEvaLM's attribute-based protocol).
 
 Across transcripts: ``coverage`` (share of the catalog ever shown) and latency percentiles.
+
+Between two systems run on the same cases: ``paired_difference`` — the difference of their Recall@k with a
+95% bootstrap interval that resamples cases, both systems together (a case's hits stay with it: its targets
+share one context). An interval that excludes 0 is a measurable difference; two rows' own recalls are too
+noisy to say that when the difference is a fraction of a point.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
+
+import numpy as np
 
 from crs_agent.evals.transcripts import Transcript
 
@@ -35,6 +42,8 @@ __all__ = [
     "latencies",
     "leak_rate",
     "mean_popularity",
+    "paired_difference",
+    "paired_interval",
     "percentile",
     "recall_at",
     "reciprocal_rank",
@@ -117,6 +126,48 @@ def target_hits(t: Transcript, k: int) -> list[float]:
     """One 0/1 per target: in the top ``k`` of the last list (iEvaLM's ``RecMetric``)."""
     ranked = last_list(t)[:k]
     return [float(target in ranked) for target in t.targets]
+
+
+def case_hits(t: Transcript, k: int) -> tuple[float, int]:
+    """(hits, samples) of one case at ``k``, counted as ``summarize`` counts its protocol's Recall@k."""
+    if t.protocol == "replay":
+        hits = replay_hits(t, k)
+    elif t.protocol == "ievalm":
+        hits = target_hits(t, k)
+    else:
+        return recall_at(t, k), 1
+    return float(sum(hits)), len(hits)
+
+
+def paired_difference(
+    base: Sequence[Transcript], other: Sequence[Transcript], k: int, resamples: int = 2000, seed: int = 0
+) -> dict[str, float | int] | None:
+    """``other``'s Recall@k minus ``base``'s over the cases both finished, with a seeded 95% percentile
+    bootstrap interval over cases; ``None`` when they share no finished case."""
+    done = {t.case_id: t for t in base if t.error is None}
+    pairs = [(done[t.case_id], t) for t in other if t.error is None and t.case_id in done]
+    rows = [(*case_hits(b, k), case_hits(o, k)[0]) for b, o in pairs]
+    if not rows:
+        return None
+    base_hits, samples, other_hits = (np.asarray(column, dtype=float) for column in zip(*rows, strict=True))
+    return paired_interval(base_hits, other_hits, samples, resamples, seed)
+
+
+def paired_interval(
+    base_hits: np.ndarray, other_hits: np.ndarray, samples: np.ndarray, resamples: int = 2000, seed: int = 0
+) -> dict[str, float | int]:
+    """The recall difference ``sum(other - base) / sum(samples)`` of paired units (cases, turns) and its
+    seeded 95% percentile bootstrap interval, the units resampled with replacement."""
+    keep = samples > 0
+    base_hits, other_hits, samples = base_hits[keep], other_hits[keep], samples[keep]
+    if not samples.size:
+        return {"delta": 0.0, "low": 0.0, "high": 0.0, "cases": 0}
+    delta = (other_hits.sum() - base_hits.sum()) / samples.sum()
+    draws = np.random.default_rng(seed).integers(0, samples.size, size=(resamples, samples.size))
+    boot = (other_hits[draws].sum(axis=1) - base_hits[draws].sum(axis=1)) / samples[draws].sum(axis=1)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return {"delta": round(float(delta), 4), "low": round(float(low), 4), "high": round(float(high), 4),
+            "cases": int(samples.size)}  # fmt: skip
 
 
 def coverage(transcripts: Sequence[Transcript], catalog_size: int) -> float:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from crs_agent.evals.metrics import latencies, summarize
+from crs_agent.evals.metrics import CUTOFFS, latencies, paired_difference, summarize
 from crs_agent.evals.transcripts import Transcript, TranscriptFile
 from crs_agent.knowledge import Knowledge
 
@@ -101,6 +101,44 @@ def _rows(protocol: str, block: dict[str, Any]) -> tuple[list[str], list[list[st
     return header, rows
 
 
+def _paired(by_system: dict[str, list[Transcript]]) -> dict[str, Any] | None:
+    """Every other system against the first one listed, Recall@k difference by cut (``None``: one system)."""
+    names = list(by_system)
+    if len(names) < 2:
+        return None
+    base = by_system[names[0]]
+    return {
+        "base": names[0],
+        "systems": {
+            name: {f"recall@{cut}": paired_difference(base, by_system[name], cut) for cut in CUTOFFS}
+            for name in names[1:]
+        },
+    }
+
+
+def _signed(d: dict[str, Any] | None) -> str:
+    if d is None:
+        return "-"
+    star = "*" if d["low"] > 0 or d["high"] < 0 else ""
+    return f"{d['delta']:+.3f}{star} [{d['low']:+.3f}, {d['high']:+.3f}]"
+
+
+def _paired_lines(paired: dict[str, Any], markdown: bool) -> list[str]:
+    cases = max((d["cases"] for m in paired["systems"].values() for d in m.values() if d), default=0)
+    title = (
+        f"Paired with {paired['base']}: Recall@k minus its Recall@k on the same cases, 95% bootstrap interval"
+        f" over {cases} cases (* = the interval excludes 0)"
+    )
+    header = ["system", *(f"ΔR@{cut}" for cut in CUTOFFS)]
+    rows = [[name, *(_signed(m[f"recall@{cut}"]) for cut in CUTOFFS)] for name, m in paired["systems"].items()]
+    if markdown:
+        return [title, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+            "| " + " | ".join(row) + " |" for row in rows
+        ]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return [title] + ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows]]
+
+
 def format_table(report: dict[str, Any], markdown: bool = False) -> str:
     out = []
     for protocol, block in report["protocols"].items():
@@ -118,6 +156,8 @@ def format_table(report: dict[str, Any], markdown: bool = False) -> str:
                 out.append("  ".join([*cells, row[-1]]))
         if protocol in NO_ANCHOR:
             out.append(NO_ANCHOR[protocol])
+        if block.get("paired"):
+            out += ["", *_paired_lines(block["paired"], markdown)]
         out.append("")
     return "\n".join(out)
 
@@ -157,6 +197,7 @@ def write_report(out_dir: Path, knowledge: Knowledge, elapsed_s: float = 0.0, ca
             protocol: {
                 "settings": run["settings"],
                 "systems": {name: summarize(ts, len(knowledge.catalog)) for name, ts in by_system.items()},
+                "paired": _paired(by_system),
             }
             for protocol, (run, by_system) in runs.items()
         },

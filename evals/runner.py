@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from crs_agent.evals.cases import Case, CaseFileError, cases_from_file, eval_data
 from crs_agent.evals.ievalm import run_ievalm
 from crs_agent.evals.protocols import PROTOCOLS, SIMULATED, run_replay, run_simulated
-from crs_agent.evals.systems import SYSTEMS, Session, System, make_system
+from crs_agent.evals.systems import Session, System, make_system, system_error
 from crs_agent.evals.transcripts import Transcript, TranscriptFile, Turn
 from crs_agent.knowledge import CrsAgentError, Knowledge, Settings
 
@@ -210,9 +210,9 @@ def run_eval(config: EvalConfig, progress: bool = True) -> dict[str, Any]:
 
     if config.protocol not in PROTOCOLS:
         raise EvalSettingsError(f"Unknown protocol {config.protocol!r}: use {', '.join(PROTOCOLS)}.")
-    unknown = [s for s in config.systems if s not in SYSTEMS]
-    if unknown:
-        raise EvalSettingsError(f"Unknown system(s) {', '.join(unknown)}: choose from {', '.join(SYSTEMS)}.")
+    errors = [e for e in map(system_error, config.systems) if e]
+    if errors:
+        raise EvalSettingsError("; ".join(errors) + ".")
     if config.protocol == "llm" and config.sim_backend == "rules":
         raise EvalSettingsError('The llm protocol needs a model: --sim-backend cannot be "rules".')
     started = time.perf_counter()

@@ -24,7 +24,7 @@ from crs_agent.tools import Profile, grounded_entities
 from crs_agent.tools.context import LastReply, fold_heard, fold_shown
 from crs_agent.tools.linker import Linker
 
-__all__ = ["ABLATIONS", "BASELINES", "SYSTEMS", "Session", "System", "make_system"]
+__all__ = ["ABLATIONS", "BASELINES", "SYSTEMS", "Session", "System", "make_system", "system_error"]
 
 RANKED = 50  # how much of each ranking a transcript keeps (Recall@50)
 ABLATIONS: dict[str, dict[str, Any]] = {
@@ -36,6 +36,23 @@ ABLATIONS: dict[str, dict[str, Any]] = {
 }
 BASELINES = ("popularity", "embedding", "itemcf")
 SYSTEMS = (*ABLATIONS, "tools", *BASELINES)
+WITHOUT = "-without-"  # "agent-without-people+kg": that system with those candidate generators left out
+
+
+def system_error(name: str) -> str | None:
+    """Why ``name`` is not a system (None when it is): one of SYSTEMS, or agent / tools ``-without-`` generators."""
+    from crs_agent.tools.candidates import GENERATORS
+
+    base, _, skipped = name.partition(WITHOUT)
+    if not skipped:
+        return None if name in SYSTEMS else f"unknown system {name!r}: choose from {', '.join(SYSTEMS)}"
+    if base not in (*ABLATIONS, "tools"):
+        return f"{name!r}: only the agent systems and tools can leave generators out ({base!r} cannot)"
+    valid = [g.name for g in GENERATORS]
+    unknown = [g for g in skipped.split("+") if g not in valid]
+    if unknown:
+        return f"{name!r}: unknown generator(s) {', '.join(unknown)}: choose from {', '.join(valid)}"
+    return None
 
 
 class Session(Protocol):
@@ -203,11 +220,11 @@ class ToolsSystem:
     """The agent's reading of each message and its recommender core (every candidate generator, then the
     ranker), with no planner, reflection or LLM: what the agent's own replay score is compared with."""
 
-    def __init__(self, name: str, knowledge: Knowledge, k: int) -> None:
+    def __init__(self, name: str, knowledge: Knowledge, k: int, skip: tuple[str, ...] = ()) -> None:
         from crs_agent.tools import Toolkit
 
         self.name, self.knowledge, self.k = name, knowledge, k
-        self.toolkit = Toolkit(knowledge)
+        self.toolkit = Toolkit(knowledge, skip=skip)
         self.linker = Linker(knowledge.catalog, knowledge.kg)
 
     def session(self, case_id: str, interactive: bool = True) -> ToolsSession:
@@ -250,10 +267,15 @@ class ToolsSession:
 
 
 def make_system(name: str, knowledge: Knowledge, llm: BaseChatModel | None, k: int) -> System:
-    if name in ABLATIONS:
-        return AgentSystem(name, knowledge, llm, k, **ABLATIONS[name])
-    if name == "tools":
-        return ToolsSystem(name, knowledge, k)
+    error = system_error(name)
+    if error:
+        raise ValueError(error)
+    base, _, skipped = name.partition(WITHOUT)
+    skip = tuple(skipped.split("+")) if skipped else ()
+    if base in ABLATIONS:
+        return AgentSystem(name, knowledge, llm, k, skip_generators=skip, **ABLATIONS[base])
+    if base == "tools":
+        return ToolsSystem(name, knowledge, k, skip)
     baselines = {"popularity": PopularityBaseline, "embedding": EmbeddingBaseline, "itemcf": ItemCfBaseline}
     if name not in baselines:
         raise ValueError(f"unknown system {name!r}: choose from {', '.join(SYSTEMS)}")

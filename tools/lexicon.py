@@ -127,4 +127,3 @@ ACCEPT_CUES = frozenset(
     "definitely interesting watch check add try".split()
 )
 TURN_DOWN_CUES = frozenset("but though however except nah meh pass skip instead other else another".split())
-

@@ -6,7 +6,7 @@ model can act on; they never raise out of the tool.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Annotated, Any, Literal, get_args
 
 from langchain_core.tools import BaseTool, InjectedToolArg, StructuredTool, ToolException
@@ -107,9 +107,10 @@ def _lines(candidates: list[Candidate], limit: int = 12) -> str:
 class Toolkit:
     """The recommender operations over one :class:`Knowledge`; ``tools()`` wraps them for an LLM."""
 
-    def __init__(self, knowledge: Knowledge, ranker: Ranker | None = None) -> None:
+    def __init__(self, knowledge: Knowledge, ranker: Ranker | None = None, skip: Collection[str] = ()) -> None:
+        """``skip`` names candidate generators left out of the core (for ablations)."""
         self.k = knowledge
-        self.core = RecommenderCore(knowledge, ranker)
+        self.core = RecommenderCore(knowledge, ranker, skip=skip)
         self.retriever = Retriever(knowledge, self.core)
         self.explainer = Explainer(knowledge)
         self.kg = KgLookup(knowledge)

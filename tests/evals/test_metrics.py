@@ -11,6 +11,7 @@ from crs_agent.evals.metrics import (
     last_list,
     leak_rate,
     mean_popularity,
+    paired_difference,
     percentile,
     recall_at,
     reciprocal_rank,
@@ -103,3 +104,25 @@ def test_summary_names_every_metric():
     assert expected | {"tokens_per_turn", "recall@50"} <= set(s)
     replay = summarize([_transcript([_turn(["t"], targets=["t"])], protocol="replay")], 100)
     assert replay["recall@1"] == 1.0 and replay["samples"] == 1 and replay["leak_rate"] is None
+
+
+def _replay(case_id: str, system: str, ranked: list[str], targets: list[str], error: str | None = None) -> Transcript:
+    turn = Turn(user="u", ranked=ranked, targets=targets, new_targets=targets)
+    return Transcript(
+        case_id=case_id, system=system, protocol="replay", k=10, max_turns=1, targets=targets, turns=[turn], error=error
+    )
+
+
+def test_paired_difference_counts_targets_over_shared_cases_with_a_bootstrap_interval():
+    cases = [(f"c{n}", [f"t{n}", f"u{n}"]) for n in range(40)]
+    base = [_replay(c, "base", ["x", t[0], "y"], t) for c, t in cases]  # one of two targets at rank 2
+    same = paired_difference(base, [_replay(c, "same", ["x", t[0], "y"], t) for c, t in cases], k=2)
+    assert same == {"delta": 0.0, "low": 0.0, "high": 0.0, "cases": 40}
+    # better on a quarter of the cases (both targets in the top 2), worse at k=1 nowhere
+    better = [_replay(c, "better", [*t, "x"] if n % 4 == 0 else ["x", t[0]], t) for n, (c, t) in enumerate(cases)]
+    d = paired_difference(base, better, k=2)
+    assert d["delta"] == pytest.approx(10 / 80) and 0 < d["low"] < d["delta"] < d["high"]
+    # a case the other system failed, or never ran, is left out of both sides
+    partial = [*better[:30], _replay("c30", "better", [], cases[30][1], error="boom")]
+    assert paired_difference(base, partial, k=2)["cases"] == 30
+    assert paired_difference(base, [], k=2) is None

@@ -179,3 +179,23 @@ def test_a_failing_case_is_recorded_and_run_again_without_ending_a_two_worker_ru
     lines = len(file.path.read_text().splitlines())
     assert run_eval(run, progress=False)["protocols"]["replay"]["systems"]["agent"]["errors"] == 1
     assert len(file.path.read_text().splitlines()) == lines + 1, "only the failed case ran again"
+
+
+def test_agent_and_tools_run_with_generators_left_out(config: EvalConfig, tiny_knowledge):
+    from crs_agent.evals.systems import make_system
+
+    names = {g.name for g in make_system("tools", tiny_knowledge, None, 3).toolkit.core.generators}
+    assert {"bm25", "dense"} <= names
+    less = make_system("tools-without-bm25+dense", tiny_knowledge, None, 3).toolkit.core.generators
+    assert {g.name for g in less} == names - {"bm25", "dense"}
+    agent = make_system("agent-no-kg-without-bm25", tiny_knowledge, None, 3)
+    assert "bm25" not in {g.name for g in agent.recommender.toolkit.core.generators}
+    assert agent.recommender.options == {"use_kg": False}
+
+    run = replace(config, protocol="replay", systems=("tools", "agent-without-bm25"))
+    systems = run_eval(run, progress=False)["protocols"]["replay"]["systems"]
+    assert set(systems) == {"tools", "agent-without-bm25"} and systems["agent-without-bm25"]["samples"] == 2
+
+    for bad, says in [("tools-without-bm26", "choose from collab"), ("itemcf-without-bm25", "cannot")]:
+        with pytest.raises(EvalSettingsError, match=says):
+            run_eval(replace(config, systems=(bad,)), progress=False)

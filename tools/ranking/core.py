@@ -14,7 +14,7 @@ from collections.abc import Collection
 import numpy as np
 
 from crs_agent.knowledge import ItemFilter, Knowledge
-from crs_agent.tools.candidates import Generator, Pool, Resources, Turn, make_generators, pool
+from crs_agent.tools.candidates import GENERATORS, Generator, Pool, Resources, Turn, make_generators, pool
 from crs_agent.tools.evidence import answer_loglik
 from crs_agent.tools.models import Candidate, Profile
 from crs_agent.tools.ranking.features import features
@@ -81,6 +81,10 @@ class RecommenderCore:
         self.knowledge = knowledge
         self.resources = resources or Resources.of(knowledge)
         self.ranker = ranker or Ranker.default()
+        unknown = sorted(set(skip) - {g.name for g in GENERATORS})
+        if unknown:
+            names = ", ".join(g.name for g in GENERATORS)
+            raise ValueError(f"unknown candidate generator(s) {', '.join(unknown)}: choose from {names}")
         self.generators: list[Generator] = make_generators(self.resources, skip=frozenset(skip))
 
     def generator(self, name: str) -> Generator | None:

@@ -30,7 +30,7 @@ __all__ = [
     "fit_booster",
     "matrix",
     "recall",
-    "subsample",
+    "turn_hits",
     "without_generator",
 ]
 
@@ -44,9 +44,7 @@ class FitConfig(BaseModel):
     dropout: float = Field(default=0.15, ge=0, le=1, description="Share of training turns with one generator blanked.")
     rounds: int = Field(default=600, ge=1)
     early_stopping: int = Field(default=40, ge=1)
-    ablation_share: float = Field(default=0.3, gt=0, le=1, description="Training turns each ablation refits on.")
-    ablation_valid_share: float = Field(default=0.4, gt=0, le=1, description="Validation turns it is measured on.")
-    ablation_negatives: int = Field(default=60, ge=10)
+    threads: int = Field(default=1, ge=1, description="LightGBM threads (the shipped fit uses one).")
     learning_rate: float = 0.05
     num_leaves: int = 31
     min_data_in_leaf: int = 100
@@ -63,7 +61,7 @@ class FitConfig(BaseModel):
             "bagging_fraction": 0.8,
             "bagging_freq": 1,
             "lambdarank_truncation_level": 60,
-            "num_threads": 1,
+            "num_threads": self.threads,
             "seed": self.seed,
             "deterministic": True,
             "force_row_wise": True,
@@ -165,21 +163,6 @@ def fit_booster(train: Matrix, valid: Matrix | None, config: FitConfig, drop: It
     )
 
 
-def subsample(m: Matrix, share: float, negatives: int, seed: int) -> Matrix:
-    """A share of the turns, each with its targets and at most ``negatives`` other candidates (for ablations)."""
-    rng = np.random.default_rng(seed)
-    starts = m.starts()
-    picked, sizes, ids, examples = [], [], [], []
-    for n in np.flatnonzero(rng.random(len(m.sizes)) < share):
-        keep = _sample(m.labels[starts[n] : starts[n + 1]], negatives, rng)
-        picked.append(starts[n] + keep)
-        sizes.append(int(keep.size))
-        ids.append([m.ids[n][k] for k in keep])
-        examples.append(m.examples[n])
-    rows = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
-    return Matrix(m.rows[rows], m.labels[rows], sizes, examples, ids)
-
-
 def calibration(raw: np.ndarray, labels: np.ndarray, points: int = 200) -> tuple[list[float], list[float]]:
     """An isotonic map from raw score to P(target), thinned to about ``points`` knots for the JSON file."""
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, labels)
@@ -191,19 +174,29 @@ def calibration(raw: np.ndarray, labels: np.ndarray, points: int = 200) -> tuple
     return [round(float(x), 6) for x in xs], [round(float(y), 6) for y in ys]
 
 
-def recall(m: Matrix, raw: np.ndarray, cutoffs: tuple[int, ...] = (1, 10, 50), new: bool = False) -> dict[int, float]:
-    """Recall@k over every target of every turn (targets the pool missed count as misses)."""
-    hits = {k: 0 for k in cutoffs}
-    total = 0
+def turn_hits(
+    m: Matrix, raw: np.ndarray, cutoffs: tuple[int, ...] = (1, 10, 50), new: bool = False
+) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """Per turn of ``m``: how many of its targets ``raw`` ranks in the top k (by cutoff), and how many targets
+    it has (targets the pool missed count, as misses)."""
+    hits = {k: np.zeros(len(m.sizes)) for k in cutoffs}
+    samples = np.zeros(len(m.sizes))
     for n, start in enumerate(m.starts()[:-1]):
         order = np.argsort(-raw[start : start + m.sizes[n]], kind="stable")
         ranked = [m.ids[n][i] for i in order]
         targets = m.examples[n].new if new else m.examples[n].targets
-        total += len(targets)
+        samples[n] = len(targets)
         for k in cutoffs:
             top = set(ranked[:k])
-            hits[k] += sum(t in top for t in targets)
-    return {k: round(hits[k] / max(total, 1), 4) for k in cutoffs}
+            hits[k][n] = sum(t in top for t in targets)
+    return hits, samples
+
+
+def recall(m: Matrix, raw: np.ndarray, cutoffs: tuple[int, ...] = (1, 10, 50), new: bool = False) -> dict[int, float]:
+    """Recall@k over every target of every turn (targets the pool missed count as misses)."""
+    hits, samples = turn_hits(m, raw, cutoffs, new)
+    total = max(float(samples.sum()), 1.0)
+    return {k: round(float(hits[k].sum()) / total, 4) for k in cutoffs}
 
 
 def without_generator(m: Matrix, name: str, quotas: dict[str, int], weights: dict[str, float], rrf_k: float) -> Matrix:

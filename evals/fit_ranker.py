@@ -1,6 +1,7 @@
 """Refit the shipped ranker (``tools/data/ranker.txt`` + ``ranker.json``) from the bundled training data.
 
     python -m crs_agent.evals.fit_ranker [--out DIR] [--seed 12] [--folds 5] [--ablations [--threads 2]] [--limit N]
+    python -m crs_agent.evals.fit_ranker --check      # refit, compare with the shipped ranker, write nothing
 
 Training turns: every recommendation turn of the ReDial training-split dialogues that are not validation
 dialogues, replayed with ``replay_contexts`` and the learned reading (profiles built exactly as the agent and
@@ -9,7 +10,8 @@ split into ``--folds`` groups by their recommender (ReDial's test dialogues are 
 split never saw) and each group's turns are scored with signals fitted without that group (and without any
 validation conversation). Validation turns: ``evals/data/valid_turns.jsonl``, scored with
 signals fitted without the validation conversations; they early-stop the booster and fit its calibration.
-The test files are never read.
+The test files are never read. The fit is deterministic: ``ranker.json`` records the sha256 of the matrices it
+was fitted on, and ``--check`` refits and says whether the matrices and the trees equal the shipped ones.
 
 Prints each generator's recall@50/200/500 and the pooled recall on the validation turns, the ranker's
 R@1/10/50 (all targets and new items); with ``--ablations``, each generator removed, each feature group
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from itertools import islice
@@ -50,6 +53,7 @@ from crs_agent.tools.ranking.training import (
     FitConfig,
     Matrix,
     calibration,
+    fingerprint,
     fit_booster,
     matrix,
     recall,
@@ -340,6 +344,25 @@ ABLATION_HEAD = (
 )
 
 
+def check(shipped_dir_: Path, fitted: Ranker) -> list[str]:
+    """How the ranker just fitted differs from the one saved in ``shipped_dir_`` (matrices, then trees); empty
+    when the refit reproduces it byte for byte."""
+    shipped = Ranker.load(shipped_dir_)
+    problems = []
+    if shipped.meta.matrices != fitted.meta.matrices:
+        problems.append(
+            f"the matrices differ: shipped {shipped.meta.matrices or '(not recorded)'}, refit {fitted.meta.matrices}"
+            " (another index, embedding cache, data or feature code)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        fitted.save(Path(tmp))
+        for name in ("ranker.txt", "ranker.json"):
+            ours, theirs = Path(tmp, name), shipped_dir_ / name
+            if not theirs.exists() or ours.read_bytes() != theirs.read_bytes():
+                problems.append(f"{name} differs from {theirs}")
+    return problems
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=shipped_dir(), help="Where ranker.txt and ranker.json go.")
@@ -353,6 +376,12 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=2, help="LightGBM threads of the ablations' boosters.")
     parser.add_argument("--limit", type=int, help="At most N turns of each kind (a quick check, not for shipping).")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="Refit and compare with the ranker in --out (matrices and trees) instead of writing it; exit status 1 "
+        "when they differ.",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     config = FitConfig(seed=args.seed, folds=args.folds)
@@ -374,8 +403,15 @@ def main() -> None:
         f"signals, folds by recommender), early-stopped and calibrated on {len(valid.sizes)} validation turns; "
         f"seed {args.seed}",
         metrics={"valid_recall": every, "valid_recall_new": new, "trees": booster.best_iteration},
+        matrices=fingerprint(train, valid),
     )
-    if not args.limit:
+    print(f"\nmatrices sha256 {meta.matrices}")
+    if args.check:
+        problems = check(args.out, Ranker(booster, meta))
+        print("\n".join(problems) or f"the refit reproduces {args.out / 'ranker.txt'} and ranker.json byte for byte")
+        if problems:
+            raise SystemExit(1)
+    elif not args.limit:
         Ranker(booster, meta).save(args.out)
         print(f"\nwrote {args.out / 'ranker.txt'} and ranker.json")
     if args.ablations:

@@ -8,14 +8,16 @@ import numpy as np
 
 from crs_agent.evals.cases import eval_data
 from crs_agent.evals.fit_ranker import (
+    check,
     cross_validated,
     fold_groups,
     recommender_workers,
     training_records,
     validation_halves,
 )
+from crs_agent.tools.ranking import Ranker, RankerMeta, shipped_dir
 from crs_agent.tools.ranking.features import FEATURE_NAMES
-from crs_agent.tools.ranking.training import Example, FitConfig, Matrix
+from crs_agent.tools.ranking.training import Example, FitConfig, Matrix, fingerprint, fit_booster
 
 
 def test_every_dialogue_of_one_recommender_is_in_one_fold():
@@ -77,3 +79,27 @@ def test_the_validation_halves_keep_each_recommender_on_one_side():
             worker = workers[examples[n].group.split("-")[1]]
             assert side.setdefault(worker, half) == half
     assert len(side) > 10
+
+
+def _fit(train: Matrix, valid: Matrix) -> Ranker:
+    config = FitConfig(rounds=30, early_stopping=10, min_data_in_leaf=20)
+    return Ranker(fit_booster(train, valid, config), RankerMeta(matrices=fingerprint(train, valid)))
+
+
+def test_a_refit_on_the_same_matrices_reproduces_the_saved_ranker_and_one_on_other_matrices_does_not(tmp_path):
+    train, valid = _matrix(120, seed=1), _matrix(40, seed=2)
+    _fit(train, valid).save(tmp_path)
+    assert check(tmp_path, _fit(_matrix(120, seed=1), _matrix(40, seed=2))) == []
+    moved = _matrix(120, seed=1)
+    moved.rows[7, FEATURE_NAMES.index("fused")] += 1.0  # one feature value of one candidate
+    assert fingerprint(moved, valid) != fingerprint(train, valid)
+    problems = check(tmp_path, _fit(moved, valid))
+    assert problems and problems[0].startswith("the matrices differ")
+    relabelled = _matrix(120, seed=1)
+    relabelled.ids[3][0] = "another movie"
+    assert fingerprint(relabelled, valid) != fingerprint(train, valid)
+
+
+def test_the_shipped_ranker_records_the_matrices_it_was_fitted_on():
+    meta = Ranker.load(shipped_dir()).meta
+    assert len(meta.matrices) == 64 and int(meta.matrices, 16) > 0

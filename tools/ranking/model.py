@@ -34,6 +34,9 @@ class RankerMeta(BaseModel):
     pool: PoolConfig = Field(default_factory=PoolConfig)
     fitted_on: str = "unfitted: the fused generator score"
     metrics: dict[str, Any] = Field(default_factory=dict)
+    matrices: str = Field(
+        "", description="sha256 of the training and validation matrices it was fitted on (training.fingerprint)."
+    )
 
 
 def shipped_dir() -> Path:

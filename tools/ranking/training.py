@@ -8,6 +8,7 @@ the :class:`RecommenderCore` whose signals are out of fold for it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -27,6 +28,7 @@ __all__ = [
     "Matrix",
     "calibration",
     "drop_generator",
+    "fingerprint",
     "fit_booster",
     "matrix",
     "recall",
@@ -91,6 +93,20 @@ class Matrix:
 
     def starts(self) -> np.ndarray:
         return np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.int64)
+
+
+def fingerprint(*matrices: Matrix) -> str:
+    """sha256 of the matrices a ranker is fitted on (rows, labels, group sizes, candidate ids): the fit is
+    deterministic, so two fits with the same fingerprint, seed and config give the same trees, and a refit
+    that gives other trees built other matrices (another index, embedding cache or data)."""
+    digest = hashlib.sha256()
+    for m in matrices:
+        digest.update(np.ascontiguousarray(m.rows, dtype=np.float64).tobytes())
+        digest.update(np.ascontiguousarray(m.labels, dtype=np.float64).tobytes())
+        digest.update(np.asarray(m.sizes, dtype=np.int64).tobytes())
+        digest.update("\n".join(" ".join(turn) for turn in m.ids).encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
 
 
 def _sample(labels: np.ndarray, negatives: int, rng: np.random.Generator) -> np.ndarray:

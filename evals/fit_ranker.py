@@ -405,14 +405,15 @@ def main() -> None:
         metrics={"valid_recall": every, "valid_recall_new": new, "trees": booster.best_iteration},
         matrices=fingerprint(train, valid),
     )
+    ranker = Ranker(booster, meta)
     print(f"\nmatrices sha256 {meta.matrices}")
     if args.check:
-        problems = check(args.out, Ranker(booster, meta))
+        problems = check(args.out, ranker)
         print("\n".join(problems) or f"the refit reproduces {args.out / 'ranker.txt'} and ranker.json byte for byte")
         if problems:
             raise SystemExit(1)
     elif not args.limit:
-        Ranker(booster, meta).save(args.out)
+        ranker.save(args.out)
         print(f"\nwrote {args.out / 'ranker.txt'} and ranker.json")
     if args.ablations:
         print(

@@ -2,6 +2,7 @@
 
     python -m crs_agent.evals.fit_ranker [--out DIR] [--seed 12] [--folds 5] [--ablations [--threads 2]] [--limit N]
     python -m crs_agent.evals.fit_ranker --check      # refit, compare with the shipped ranker, write nothing
+    python -m crs_agent.evals.fit_ranker --buffer 500 # also score validation over time-buffered signals
 
 Training turns: every recommendation turn of the ReDial training-split dialogues that are not validation
 dialogues, replayed with ``replay_contexts`` and the learned reading (profiles built exactly as the agent and
@@ -25,7 +26,7 @@ import hashlib
 import json
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ def validation_dialogues(knowledge: Knowledge, limit: int | None) -> list[Dialog
     return [(case.id, case.dialogue) for case in cases]
 
 
-def reading_embedder(knowledge: Knowledge, linker: Linker, dialogues: list[Dialogue], settings: Settings) -> Any:
+def reading_embedder(knowledge: Knowledge, linker: Linker, dialogues: list[Dialogue], cache: Path) -> Any:
     """The index's embedder, answering the learned reading's texts (each seeker message masked, and a window
     per title) from vectors embedded once in batches through the disk cache: replaying ~30k messages one at a
     time would take most of the fit."""
@@ -112,7 +113,7 @@ def reading_embedder(knowledge: Knowledge, linker: Linker, dialogues: list[Dialo
             elif text:
                 texts += reading_features(text, read_deterministic(text, linker, last), last).texts()
     unique = list(dict.fromkeys(texts))
-    vectors = EmbeddingCache(settings.data_dir / "cache", knowledge.embedder).embed(unique)
+    vectors = EmbeddingCache(cache, knowledge.embedder).embed(unique)
     return CachedEmbedder(knowledge.embedder, dict(zip(unique, vectors, strict=True)))
 
 
@@ -124,11 +125,11 @@ def examples(dialogues: list[Dialogue], linker: Linker, embedder: Any) -> list[E
     ]
 
 
-def prime_messages(resources: Resources, examples: list[Example], settings: Settings) -> None:
+def prime_messages(resources: Resources, examples: list[Example], cache: Path) -> None:
     """Embed every message the dense generator and the features will read, once, through the disk cache."""
     said = [[t for t in e.profile.said if t.strip()] for e in examples]
     texts = list(dict.fromkeys(t[:500] for s in said for t in s[-6:]))
-    vectors = EmbeddingCache(settings.data_dir / "cache", resources.knowledge.embedder).embed(texts)
+    vectors = EmbeddingCache(cache, resources.knowledge.embedder).embed(texts)
     resources.messages.put(texts, vectors)
 
 
@@ -143,6 +144,36 @@ def fold_groups(dialogues: list[str], workers: dict[str, str], folds: int, seed:
     for dialogue in dialogues:
         groups.setdefault(fold_of(workers.get(dialogue, dialogue), folds, seed), set()).add(dialogue)
     return dict(sorted(groups.items()))
+
+
+def time_chunks(dialogues: dict[str, int], chunks: int) -> list[set[str]]:
+    """The dialogues (id -> ReDial conversation number) in at most ``chunks`` runs of consecutive numbers."""
+    ordered = sorted(dialogues, key=lambda d: (dialogues[d], d))
+    size = -(-len(ordered) // max(chunks, 1))
+    return [set(ordered[n : n + size]) for n in range(0, len(ordered), max(size, 1))]
+
+
+def near_in_time(conversations: Iterable[str], numbers: Iterable[int], buffer: int) -> set[str]:
+    """The conversations whose ReDial number lies within ``buffer`` of the span of ``numbers``: collected about
+    when those dialogues were, often by the same workers in one sitting (ids grow with time)."""
+    numbers = list(numbers)
+    low, high = min(numbers) - buffer, max(numbers) + buffer
+    return {c for c in conversations if c.isdigit() and low <= int(c) <= high}
+
+
+def buffered_validation(knowledge: Knowledge, source, base: Resources, held_out: set[str], valid_ex: list[Example],
+                        embed: Callable, buffer: int, chunks: int = 20) -> Matrix:  # fmt: skip
+    """The validation turns scored with signals that also leave out the training conversations within
+    ``buffer`` ids of their dialogue (in ``chunks`` runs of consecutive dialogues): ReDial's test dialogues
+    come after the whole training split, so no signal of theirs was collected alongside them."""
+    dialogues = {e.group: int(e.group.split("-")[1]) for e in valid_ex if e.group.startswith("ievalm-")}
+    conversations = [c.id for c in source.interactions.conversations]
+    unfitted, parts = Ranker(meta=RankerMeta()), []
+    for members in time_chunks(dialogues, chunks):
+        left_out = held_out | near_in_time(conversations, (dialogues[g] for g in members), buffer)
+        core = RecommenderCore(knowledge, unfitted, base.with_collab(signals(knowledge, source, left_out, embed)))
+        parts.append(matrix((core, e) for e in valid_ex if e.group in members))
+    return stacked(parts)
 
 
 class GeneratorRecall:
@@ -180,12 +211,12 @@ class GeneratorRecall:
         )
 
 
-def bank_embedder(knowledge: Knowledge, source, settings: Settings) -> Callable[[list[str]], np.ndarray]:
+def bank_embedder(knowledge: Knowledge, source, cache: Path) -> Callable[[list[str]], np.ndarray]:
     """Every suggestion context's vector, read once through the disk cache (seeded with the shipped vectors):
     each fold's bank is a subset of the whole."""
     texts = list(dict.fromkeys(t for _, t in suggestion_bank(source.interactions, set(knowledge.catalog.ids()))))
-    cache = EmbeddingCache(settings.data_dir / "cache", knowledge.embedder, seed=shipped_vectors(knowledge.embedder))
-    known = dict(zip(texts, cache.embed(texts), strict=True))
+    vectors = EmbeddingCache(cache, knowledge.embedder, seed=shipped_vectors(knowledge.embedder)).embed(texts)
+    known = dict(zip(texts, vectors, strict=True))
     return lambda batch: np.vstack([known[t] for t in batch])
 
 
@@ -194,7 +225,29 @@ def signals(knowledge: Knowledge, source, without: set[str], embed: Callable) ->
     return CollaborativeSignals.build(knowledge.catalog.ids(), source.ratings, interactions, embed=embed)
 
 
-def build_matrices(knowledge: Knowledge, settings: Settings, config: FitConfig, limit: int | None) -> tuple:
+def stacked(parts: list[Matrix]) -> Matrix:
+    """Several matrices' turns as one, in order."""
+    return Matrix(
+        np.vstack([p.rows for p in parts]),
+        np.concatenate([p.labels for p in parts]),
+        [s for p in parts for s in p.sizes],
+        [e for p in parts for e in p.examples],
+        [i for p in parts for i in p.ids],
+    )
+
+
+def build_matrices(knowledge: Knowledge, config: FitConfig, limit: int | None, buffer: int = 0) -> tuple:
+    """The training and validation matrices, the generators' recall table, and with ``buffer`` the validation
+    turns again over time-buffered signals (:func:`buffered_validation`; else None).
+
+    Every text is embedded afresh, through a scratch cache of this fit only: a MiniLM vector differs in its last
+    bits with the batch it was computed in, so vectors left in the index's cache by other runs (an evaluation,
+    another fit) would change the matrices, and the trees, of a refit."""
+    with tempfile.TemporaryDirectory(prefix="crs-agent-fit-") as scratch:
+        return _matrices(knowledge, config, limit, buffer, Path(scratch))
+
+
+def _matrices(knowledge: Knowledge, config: FitConfig, limit: int | None, buffer: int, cache: Path) -> tuple:
     started = time.perf_counter()
     linker = Linker(knowledge.catalog, knowledge.kg)
     source = load_bundled_movies()
@@ -204,15 +257,15 @@ def build_matrices(knowledge: Knowledge, settings: Settings, config: FitConfig, 
         training_dialogues(knowledge, records, held_out, limit),
         validation_dialogues(knowledge, limit),
     )
-    embedder = reading_embedder(knowledge, linker, train_dialogues + valid_dialogues, settings)
+    embedder = reading_embedder(knowledge, linker, train_dialogues + valid_dialogues, cache)
     print(f"the reading's messages embedded ({time.perf_counter() - started:.0f} s)")
     train_ex, valid_ex = examples(train_dialogues, linker, embedder), examples(valid_dialogues, linker, embedder)
     print(f"{len(train_ex)} training turns, {len(valid_ex)} validation turns ({time.perf_counter() - started:.0f} s)")
     base = Resources.of(knowledge)
-    prime_messages(base, train_ex + valid_ex, settings)
+    prime_messages(base, train_ex + valid_ex, cache)
     print(f"messages embedded ({time.perf_counter() - started:.0f} s)")
     unfitted = Ranker(meta=RankerMeta())
-    embed = bank_embedder(knowledge, source, settings)
+    embed = bank_embedder(knowledge, source, cache)
     valid_signals = signals(knowledge, source, held_out, embed)
     valid_core = RecommenderCore(knowledge, unfitted, base.with_collab(valid_signals))
     tables = GeneratorRecall()
@@ -224,16 +277,11 @@ def build_matrices(knowledge: Knowledge, settings: Settings, config: FitConfig, 
         core = RecommenderCore(knowledge, unfitted, base.with_collab(fold_signals))
         mine = (e for e in train_ex if e.group in members)
         parts.append(matrix(((core, e) for e in mine), config.negatives, config.seed + fold, config.dropout))
-    train = Matrix(
-        np.vstack([p.rows for p in parts]),
-        np.concatenate([p.labels for p in parts]),
-        [s for p in parts for s in p.sizes],
-        [e for p in parts for e in p.examples],
-        [i for p in parts for i in p.ids],
-    )
+    train = stacked(parts)
     print(f"features: {train.rows.shape[0]} training rows, {valid.rows.shape[0]} validation rows "
           f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
-    return train, valid, tables
+    buffered = buffered_validation(knowledge, source, base, held_out, valid_ex, embed, buffer) if buffer else None
+    return train, valid, tables, buffered
 
 
 def evaluate(train: Matrix, valid: Matrix, config: FitConfig, drop: tuple[str, ...] = ()) -> tuple:
@@ -377,6 +425,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="LightGBM threads of the ablations' boosters.")
     parser.add_argument("--limit", type=int, help="At most N turns of each kind (a quick check, not for shipping).")
     parser.add_argument(
+        "--buffer",
+        type=int,
+        default=0,
+        help="Also score the validation turns with signals that leave out the training conversations within N ids "
+        "of their dialogue (a test-like check, about 90 s more; 500 in the README). Not used by the fit.",
+    )
+    parser.add_argument(
         "--check",
         action="store_true",
         help="Refit and compare with the ranker in --out (matrices and trees) instead of writing it; exit status 1 "
@@ -387,7 +442,7 @@ def main() -> None:
     config = FitConfig(seed=args.seed, folds=args.folds)
     settings = Settings()
     knowledge = ensure_index(settings)
-    train, valid, tables = build_matrices(knowledge, settings, config, args.limit)
+    train, valid, tables, buffered = build_matrices(knowledge, config, args.limit, args.buffer)
     print("\nValidation turns, candidate generation (targets the hard filter excludes count as misses):")
     print(tables.table())
     booster, raw, every, new = evaluate(train, valid, config)
@@ -396,6 +451,14 @@ def main() -> None:
     print(f"\nValidation turns, ranking ({booster.best_iteration} trees):\n{head}\n{row('all features', every, new)}")
     fused = valid.rows[:, list(FEATURE_GROUPS["generators"]).index("fused")]
     print(row("fused generator score alone", recall(valid, fused), recall(valid, fused, new=True)))
+    if buffered is not None:
+        raw_b, fused_b = booster.predict(buffered.rows, num_threads=1), buffered.rows[:, FEATURE_NAMES.index("fused")]
+        print(
+            "\nThe same, each validation turn's signals also without the training conversations within "
+            f"{args.buffer} ids of its dialogue (collected alongside it; ReDial's test comes after them all):"
+        )
+        print(f"{head}\n{row('all features', recall(buffered, raw_b), recall(buffered, raw_b, new=True))}")
+        print(row("fused generator score alone", recall(buffered, fused_b), recall(buffered, fused_b, new=True)))
     meta = RankerMeta(
         calibration_x=xs,
         calibration_y=ys,

@@ -11,7 +11,9 @@ from crs_agent.evals.fit_ranker import (
     check,
     cross_validated,
     fold_groups,
+    near_in_time,
     recommender_workers,
+    time_chunks,
     training_records,
     validation_halves,
 )
@@ -34,6 +36,18 @@ def test_the_bundled_training_dialogues_know_their_recommender():
     workers = recommender_workers(training_records())
     assert len(workers) == 4113 and "worker None" not in workers.values()
     assert len(set(workers.values())) < len(workers) / 5  # a recommender leads many dialogues
+
+
+def test_validation_turns_run_in_consecutive_dialogues_and_leave_out_the_conversations_near_them():
+    dialogues = {f"ievalm-{n}-1": n for n in (900, 100, 500, 300, 700)}
+    assert time_chunks(dialogues, 2) == [
+        {"ievalm-100-1", "ievalm-300-1", "ievalm-500-1"},
+        {"ievalm-700-1", "ievalm-900-1"},
+    ]
+    singles = time_chunks(dialogues, 10)
+    assert len(singles) == 5 and set().union(*singles) == set(dialogues)
+    # the span of the chunk (100..500) widened by the buffer; ids that are not ReDial numbers are never near
+    assert near_in_time(["49", "50", "99", "300", "550", "551", "x7"], [100, 500], 50) == {"50", "99", "300", "550"}
 
 
 def _matrix(turns: int, seed: int) -> Matrix:

@@ -101,8 +101,8 @@ def validation_dialogues(knowledge: Knowledge, limit: int | None) -> list[Dialog
 
 def reading_embedder(knowledge: Knowledge, linker: Linker, dialogues: list[Dialogue], cache: Path) -> Any:
     """The index's embedder, answering the learned reading's texts (each seeker message masked, and a window
-    per title) from vectors embedded once in batches through the disk cache: replaying ~30k messages one at a
-    time would take most of the fit."""
+    per title) from vectors embedded once in batches through ``cache``: replaying ~30k messages one at a time
+    would take most of the fit."""
     texts: list[str] = []
     for _, utterances in dialogues:
         last = LastReply(item_ids=[])
@@ -126,7 +126,7 @@ def examples(dialogues: list[Dialogue], linker: Linker, embedder: Any) -> list[E
 
 
 def prime_messages(resources: Resources, examples: list[Example], cache: Path) -> None:
-    """Embed every message the dense generator and the features will read, once, through the disk cache."""
+    """Embed every message the dense generator and the features will read, once, through ``cache``."""
     said = [[t for t in e.profile.said if t.strip()] for e in examples]
     texts = list(dict.fromkeys(t[:500] for s in said for t in s[-6:]))
     vectors = EmbeddingCache(cache, resources.knowledge.embedder).embed(texts)
@@ -212,7 +212,7 @@ class GeneratorRecall:
 
 
 def bank_embedder(knowledge: Knowledge, source, cache: Path) -> Callable[[list[str]], np.ndarray]:
-    """Every suggestion context's vector, read once through the disk cache (seeded with the shipped vectors):
+    """Every suggestion context's vector, embedded once through ``cache`` (seeded with the shipped vectors):
     each fold's bank is a subset of the whole."""
     texts = list(dict.fromkeys(t for _, t in suggestion_bank(source.interactions, set(knowledge.catalog.ids()))))
     vectors = EmbeddingCache(cache, knowledge.embedder, seed=shipped_vectors(knowledge.embedder)).embed(texts)

@@ -38,6 +38,7 @@ __all__ = [
     "from_ievalm_turn",
     "from_redial",
     "ievalm_context",
+    "redial_dialogue_id",
     "redial_utterances",
     "write_cases",
 ]
@@ -191,6 +192,13 @@ def ievalm_context(context: list[Any]) -> list[tuple[str, str]]:
         else:
             turns.append((role, text))
     return turns
+
+
+def redial_dialogue_id(case_id: str) -> str:
+    """The ReDial dialogue of a case read from an iEvaLM turn file (``ievalm-<dialogue>-<turn>``, see
+    :func:`from_ievalm_turn`), else ``case_id`` itself."""
+    parts = case_id.split("-")
+    return parts[1] if case_id.startswith("ievalm-") and len(parts) >= 3 else case_id
 
 
 def from_ievalm_turn(row: dict[str, Any], catalog: Catalog, conversion: Conversion) -> Case | None:

@@ -35,7 +35,7 @@ import numpy as np
 
 from crs_agent.agent.reading import features as reading_features
 from crs_agent.agent.understand import clean_message, read_deterministic
-from crs_agent.evals.cases import Utterance, cases_from_file, eval_data, redial_utterances
+from crs_agent.evals.cases import Utterance, cases_from_file, eval_data, redial_dialogue_id, redial_utterances
 from crs_agent.evals.metrics import paired_interval
 from crs_agent.evals.protocols import replay_contexts
 from crs_agent.evals.reading_data import load_redial
@@ -166,7 +166,7 @@ def buffered_validation(knowledge: Knowledge, source, base: Resources, held_out:
     """The validation turns scored with signals that also leave out the training conversations within
     ``buffer`` ids of their dialogue (in ``chunks`` runs of consecutive dialogues): ReDial's test dialogues
     come after the whole training split, so no signal of theirs was collected alongside them."""
-    dialogues = {e.group: int(e.group.split("-")[1]) for e in valid_ex if e.group.startswith("ievalm-")}
+    dialogues = {e.group: int(redial_dialogue_id(e.group)) for e in valid_ex if e.group.startswith("ievalm-")}
     conversations = [c.id for c in source.interactions.conversations]
     unfitted, parts = Ranker(meta=RankerMeta()), []
     for members in time_chunks(dialogues, chunks):
@@ -295,13 +295,23 @@ def row(name: str, every: dict[int, float], new: dict[int, float]) -> str:
     return f"| {name} | " + " | ".join(f"{v:.3f}" for v in cells) + " |"
 
 
+def ranking_table(m: Matrix, raw: np.ndarray) -> str:
+    """Recall of the ranker's ``raw`` scores over ``m``'s turns, beside the fused generator score's."""
+    fused = m.rows[:, FEATURE_NAMES.index("fused")]
+    return "\n".join([
+        "| ranker | R@1 | R@10 | R@50 | new R@1 | new R@10 | new R@50 |\n|---|---|---|---|---|---|---|",
+        row("all features", recall(m, raw), recall(m, raw, new=True)),
+        row("fused generator score alone", recall(m, fused), recall(m, fused, new=True)),
+    ])  # fmt: skip
+
+
 def validation_halves(valid: Matrix, seed: int) -> list[list[int]]:
     """The validation turns (indices into ``valid``) in two halves, every turn of one recommender in the same
     half: an ablation early-stops on one half and is scored on the other, whose recommenders it never saw."""
     workers = recommender_workers(load_redial(eval_data("redial_valid_dialogues.jsonl")))
     halves: list[list[int]] = [[], []]
     for n, example in enumerate(valid.examples):
-        dialogue = example.group.split("-")[1] if example.group.startswith("ievalm-") else example.group
+        dialogue = redial_dialogue_id(example.group)
         halves[fold_of(workers.get(dialogue, dialogue), 2, seed)].append(n)
     return halves
 
@@ -447,18 +457,13 @@ def main() -> None:
     print(tables.table())
     booster, raw, every, new = evaluate(train, valid, config)
     xs, ys = calibration(raw, valid.labels)
-    head = "| ranker | R@1 | R@10 | R@50 | new R@1 | new R@10 | new R@50 |\n|---|---|---|---|---|---|---|"
-    print(f"\nValidation turns, ranking ({booster.best_iteration} trees):\n{head}\n{row('all features', every, new)}")
-    fused = valid.rows[:, list(FEATURE_GROUPS["generators"]).index("fused")]
-    print(row("fused generator score alone", recall(valid, fused), recall(valid, fused, new=True)))
+    print(f"\nValidation turns, ranking ({booster.best_iteration} trees):\n{ranking_table(valid, raw)}")
     if buffered is not None:
-        raw_b, fused_b = booster.predict(buffered.rows, num_threads=1), buffered.rows[:, FEATURE_NAMES.index("fused")]
         print(
             "\nThe same, each validation turn's signals also without the training conversations within "
             f"{args.buffer} ids of its dialogue (collected alongside it; ReDial's test comes after them all):"
         )
-        print(f"{head}\n{row('all features', recall(buffered, raw_b), recall(buffered, raw_b, new=True))}")
-        print(row("fused generator score alone", recall(buffered, fused_b), recall(buffered, fused_b, new=True)))
+        print(ranking_table(buffered, booster.predict(buffered.rows, num_threads=1)))
     meta = RankerMeta(
         calibration_x=xs,
         calibration_y=ys,

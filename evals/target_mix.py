@@ -18,16 +18,16 @@ all-target goal asks of the new targets.
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from crs_agent.evals.cases import Case, cases_from_file, eval_data
+from crs_agent.evals.cases import Case, cases_from_file, eval_data, redial_dialogue_id
+from crs_agent.evals.reading_data import load_redial
 from crs_agent.knowledge import Catalog
 from crs_agent.knowledge.loaders import load_bundled_movies
 
-__all__ = ["KINDS", "dialogue_id", "labels_of", "mix", "table"]
+__all__ = ["KINDS", "labels_of", "mix", "table"]
 
 KINDS = ("new", "seen", "other repeat")
 DEFAULT_FILES = (
@@ -40,26 +40,17 @@ def labels_of(path: Path) -> dict[str, dict[str, dict]]:
     """Per ReDial dialogue id, the seeker's per-movie answers (``initiatorQuestions``, else the recommender's
     answers about the seeker, ``respondentQuestions``)."""
     out: dict[str, dict[str, dict]] = {}
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                record = json.loads(line)
-                answers = record.get("initiatorQuestions") or record.get("respondentQuestions") or {}
-                out[str(record["conversationId"])] = answers if isinstance(answers, dict) else {}
+    for record in load_redial(path):
+        answers = record.get("initiatorQuestions") or record.get("respondentQuestions") or {}
+        out[str(record["conversationId"])] = answers if isinstance(answers, dict) else {}
     return out
-
-
-def dialogue_id(case: Case) -> str:
-    """The ReDial dialogue of a case read from an iEvaLM turn file (``ievalm-<dialogue>-<turn>``), else its id."""
-    parts = case.id.split("-")
-    return parts[1] if case.id.startswith("ievalm-") and len(parts) >= 3 else case.id
 
 
 def mix(cases: Iterable[Case], labels: Mapping[str, Mapping[str, dict]]) -> Counter[str]:
     """How many targets of the cases' scored turns are of each kind (see the module's docstring)."""
     counts: Counter[str] = Counter(dict.fromkeys(KINDS, 0))
     for case in cases:
-        answers = labels.get(dialogue_id(case), {})
+        answers = labels.get(redial_dialogue_id(case.id), {})
         named: set[str] = set()
         for utterance in case.dialogue:
             if utterance.scored:

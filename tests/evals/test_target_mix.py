@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from crs_agent.evals.cases import Case, Utterance, eval_data
-from crs_agent.evals.target_mix import dialogue_id, labels_of, main, mix, table
+from crs_agent.evals.cases import Case, Utterance, eval_data, redial_dialogue_id
+from crs_agent.evals.target_mix import labels_of, main, mix, table
 
 
 def _case(dialogue: str, turn: int, utterances: list[Utterance]) -> Case:
@@ -26,7 +26,7 @@ def test_each_target_is_new_seen_or_another_repeat():
         ],
     )
     labels = {"7": {"a": {"seen": 1, "liked": 1}, "b": {"seen": 0, "liked": 1}, "c": {"seen": 2}}}
-    assert dialogue_id(case) == "7"
+    assert redial_dialogue_id(case.id) == "7"
     counts = mix([case], labels)
     assert dict(counts) == {"new": 1, "seen": 1, "other repeat": 2}  # d new; a seen; b (not seen), c (unsure)
     # without labels nothing counts as seen: only the seeker's own answer puts a target out of reach

@@ -23,11 +23,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from crs_agent.evals.cases import Case, cases_from_file, eval_data, redial_dialogue_id
-from crs_agent.evals.reading_data import load_redial
+from crs_agent.evals.reading_data import labels_of, load_redial
 from crs_agent.knowledge import Catalog
 from crs_agent.knowledge.loaders import load_bundled_movies
 
-__all__ = ["KINDS", "labels_of", "mix", "table"]
+__all__ = ["KINDS", "dialogue_labels", "mix", "table"]
 
 KINDS = ("new", "seen", "other repeat")
 DEFAULT_FILES = (
@@ -36,14 +36,10 @@ DEFAULT_FILES = (
 )
 
 
-def labels_of(path: Path) -> dict[str, dict[str, dict]]:
-    """Per ReDial dialogue id, the seeker's per-movie answers (``initiatorQuestions``, else the recommender's
-    answers about the seeker, ``respondentQuestions``)."""
-    out: dict[str, dict[str, dict]] = {}
-    for record in load_redial(path):
-        answers = record.get("initiatorQuestions") or record.get("respondentQuestions") or {}
-        out[str(record["conversationId"])] = answers if isinstance(answers, dict) else {}
-    return out
+def dialogue_labels(path: Path) -> dict[str, dict[str, dict]]:
+    """Per ReDial dialogue id of the file at ``path``, the seeker's per-movie answers (``labels_of``:
+    ``initiatorQuestions``, else the recommender's answers about the seeker)."""
+    return {str(record["conversationId"]): labels_of(record) for record in load_redial(path)}
 
 
 def mix(cases: Iterable[Case], labels: Mapping[str, Mapping[str, dict]]) -> Counter[str]:
@@ -97,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     for cases, dialogues in files:
         if not dialogues.is_file():
             parser.error(f"no dialogue file at {dialogues}: give the ReDial records the turns come from")
-        rows.append((cases.name, mix(cases_from_file(cases, catalog).cases, labels_of(dialogues))))
+        rows.append((cases.name, mix(cases_from_file(cases, catalog).cases, dialogue_labels(dialogues))))
     print(table(rows))
 
 

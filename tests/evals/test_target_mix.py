@@ -7,7 +7,7 @@ import json
 import pytest
 
 from crs_agent.evals.cases import Case, Utterance, eval_data, redial_dialogue_id
-from crs_agent.evals.target_mix import labels_of, main, mix, table
+from crs_agent.evals.target_mix import dialogue_labels, main, mix, table
 
 
 def _case(dialogue: str, turn: int, utterances: list[Utterance]) -> Case:
@@ -54,7 +54,7 @@ def test_labels_fall_back_to_the_recommenders_answers(tmp_path):
         {"conversationId": "2", "initiatorQuestions": [], "respondentQuestions": {"b": {"seen": 1}}},
     ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
-    assert labels_of(path) == {"1": {"a": {"seen": 1}}, "2": {"b": {"seen": 1}}}
+    assert dialogue_labels(path) == {"1": {"a": {"seen": 1}}, "2": {"b": {"seen": 1}}}
 
 
 def test_the_bundled_test_turns_hold_more_seen_repeats_than_validation(capsys):
@@ -64,7 +64,7 @@ def test_the_bundled_test_turns_hold_more_seen_repeats_than_validation(capsys):
     assert set(rows) == {"valid_turns.jsonl", "test_dev_turns.jsonl"}
     share = {name: float(line.split(" | ")[3].split("(")[1].rstrip(")")) for name, line in rows.items()}
     assert 0.0 < share["valid_turns.jsonl"] < share["test_dev_turns.jsonl"] < 0.2
-    assert labels_of(eval_data("redial_test_dev.jsonl"))  # every turn file's dialogues are bundled
+    assert dialogue_labels(eval_data("redial_test_dev.jsonl"))  # every turn file's dialogues are bundled
 
 
 def test_a_dialogue_file_is_needed_for_each_case_file(tmp_path):
